@@ -1,0 +1,27 @@
+//! The data model of the auth service: users, sessions (refresh-token
+//! families) with their token records, and login-failure counters, as diesel
+//! queries that run unchanged on PostgreSQL and SQLite.
+//!
+//! Every query is a plain function over `&mut DbConnection`, so callers can
+//! compose them inside one transaction.
+
+pub mod connection;
+pub mod ids;
+pub mod login_failures;
+pub mod migrations;
+pub mod refresh_tokens;
+pub mod schema;
+pub mod sessions;
+pub mod time;
+pub mod users;
+
+pub use connection::{
+    build_pool, write_transaction, Backend, DatabaseUrl, DatabaseUrlError, DbConnection, Pool,
+    PoolOptions, PooledConnection,
+};
+pub use ids::{SessionId, TokenId, UserId};
+pub use refresh_tokens::RefreshToken;
+pub use sessions::{RevokeReason, Session};
+pub use users::{CreateUserError, NewUser, User, UserFlags};
+
+pub use diesel::result::Error as QueryError;

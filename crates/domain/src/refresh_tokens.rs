@@ -1,0 +1,57 @@
+//! One record per refresh token issued, by `jti`: enough to tell a live token
+//! from a retired one without ever storing a token.
+
+use diesel::prelude::*;
+
+use crate::connection::DbConnection;
+use crate::ids::{SessionId, TokenId};
+use crate::schema::refresh_tokens;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = refresh_tokens, primary_key(jti))]
+pub struct RefreshToken {
+    pub jti: TokenId,
+    pub session_id: SessionId,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Set when a rotation retired this token.
+    pub used_at: Option<Timestamp>,
+    pub replaced_by: Option<TokenId>,
+}
+
+impl RefreshToken {
+    pub fn record(conn: &mut DbConnection, token: &RefreshToken) -> QueryResult<()> {
+        diesel::insert_into(refresh_tokens::table).values(token).execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, jti: &TokenId) -> QueryResult<Option<RefreshToken>> {
+        refresh_tokens::table.find(jti).select(RefreshToken::as_select()).first(conn).optional()
+    }
+
+    /// Retire a live token in one conditional UPDATE. Of several concurrent
+    /// callers with the same `jti` exactly one sees `true`: the row lock
+    /// (PostgreSQL) or the write lock (SQLite) orders them, and the loser's
+    /// `used_at IS NULL` no longer holds.
+    pub fn retire(
+        conn: &mut DbConnection,
+        jti: &TokenId,
+        now: Timestamp,
+        replaced_by: Option<&TokenId>,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            refresh_tokens::table
+                .find(jti)
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::expires_at.gt(now)),
+        )
+        .set((refresh_tokens::used_at.eq(now), refresh_tokens::replaced_by.eq(replaced_by)))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> QueryResult<usize> {
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)
+    }
+}

@@ -1,0 +1,146 @@
+//! Accounts and their queries.
+
+use std::fmt;
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::connection::DbConnection;
+use crate::on_backend;
+use crate::ids::UserId;
+use crate::schema::users;
+use crate::time::Timestamp;
+
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    pub date_joined: Timestamp,
+    pub last_login: Option<Timestamp>,
+    pub password_changed_at: Timestamp,
+}
+
+// The hash stays out of every log line, even a debug print of the whole row.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("is_active", &self.is_active)
+            .field("is_admin", &self.is_admin)
+            .field("date_joined", &self.date_joined)
+            .field("last_login", &self.last_login)
+            .field("password_changed_at", &self.password_changed_at)
+            .finish()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub is_active: bool,
+    pub is_admin: bool,
+    pub date_joined: Timestamp,
+    pub password_changed_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("the username is already taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Database(#[from] DieselError),
+}
+
+/// The admin-editable flags; `None` leaves a flag as it is.
+#[derive(Debug, Default, Clone, Copy, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserFlags {
+    pub is_active: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+impl User {
+    pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<User, CreateUserError> {
+        on_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(c))
+            .map_err(|e| match e {
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                    CreateUserError::UsernameTaken
+                }
+                other => CreateUserError::Database(other),
+            })
+    }
+
+    pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
+        users::table.find(id).select(User::as_select()).first(conn).optional()
+    }
+
+    /// Usernames compare case-sensitively, as Django's default user model does.
+    pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// One page of users ordered by id, and the total count.
+    pub fn page(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResult<(i64, Vec<User>)> {
+        let count = users::table.count().get_result(conn)?;
+        let page = users::table
+            .order(users::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(User::as_select())
+            .load(conn)?;
+        Ok((count, page))
+    }
+
+    pub fn record_login(conn: &mut DbConnection, id: UserId, at: Timestamp) -> QueryResult<()> {
+        diesel::update(users::table.find(id)).set(users::last_login.eq(at)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Store a new hash; returns false when no such user exists.
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(users::table.find(id))
+            .set((users::password_hash.eq(hash), users::password_changed_at.eq(at)))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Apply the flags and return the updated user, or `None` when there is no such user.
+    pub fn set_flags(
+        conn: &mut DbConnection,
+        id: UserId,
+        flags: UserFlags,
+    ) -> QueryResult<Option<User>> {
+        if flags.is_active.is_none() && flags.is_admin.is_none() {
+            // diesel refuses an empty SET clause
+            return User::find(conn, id);
+        }
+        on_backend!(conn, |c| diesel::update(users::table.find(id))
+            .set(&flags)
+            .returning(User::as_returning())
+            .get_result(c))
+        .optional()
+    }
+}
