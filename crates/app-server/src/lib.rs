@@ -1,1 +1,17 @@
+//! The actix-web server of the auth service, as a library so that the binary,
+//! the integration tests and the fuzz targets share one application.
 
+pub mod blocking;
+pub mod cli;
+pub mod config;
+pub mod env_vars;
+pub mod envelope;
+pub mod errors;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod requests;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod views;

@@ -1,1 +1,24 @@
+//! Issuing and checking everything: tokens, keys and JWKS, password hashing and
+//! policy, login throttling, and the session rules over `domain`. No HTTP here,
+//! so the server's routes stay thin.
 
+pub mod authority;
+pub mod claims;
+pub mod codec;
+pub mod keys;
+pub mod passwords;
+pub mod policy;
+pub mod settings;
+pub mod throttle;
+
+pub use authority::{flush_expired, Authority, FlushCounts, TokenError, TokenPair};
+pub use claims::{Claims, TokenType};
+pub use codec::{SignError, TokenCodec, VerifyError, MAX_TOKEN_BYTES};
+pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};
+pub use passwords::{HashError, PasswordHasher, MAX_PASSWORD_BYTES};
+pub use settings::TokenSettings;
+pub use throttle::{LoginThrottle, Throttled};
+
+pub use jsonwebtoken::jwk::JwkSet;
+pub use jsonwebtoken::Algorithm;
+pub use secrecy::{ExposeSecret, SecretString};

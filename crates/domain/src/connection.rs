@@ -88,8 +88,10 @@ impl DatabaseUrl {
                 let mut conn = PgConnection::establish(url)?;
                 // A read-committed snapshot per statement is what the rotation's
                 // conditional UPDATE relies on; make it explicit for odd server defaults.
-                conn.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                conn.batch_execute(
+                    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Pg(conn))
             }
             Self::Sqlite(path) => {
@@ -143,6 +145,11 @@ pub enum Backend {
 }
 
 impl DbConnection {
+    /// A round trip to the server: does the database answer?
+    pub fn check_alive(&mut self) -> diesel::QueryResult<()> {
+        self.batch_execute("SELECT 1")
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Self::Pg(_) => Backend::Postgres,
@@ -156,12 +163,21 @@ impl DbConnection {
 /// On SQLite that is `BEGIN IMMEDIATE`: a deferred transaction that reads first
 /// and writes later can fail with SQLITE_BUSY when another writer got in between,
 /// and no busy timeout helps there. PostgreSQL's plain `BEGIN` is what we want.
+/// Nested calls become savepoints.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     type Tm = <DbConnection as Connection>::TransactionManager;
+    let nested = matches!(
+        Tm::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    );
+    if nested {
+        // inside a transaction already: the write lock is held, a savepoint suffices
+        return conn.transaction(f);
+    }
     match conn {
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
@@ -201,7 +217,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
-        conn.ping().map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -222,7 +239,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: 10, checkout_timeout: Duration::from_secs(3) }
+        Self {
+            max_size: 10,
+            checkout_timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -273,15 +293,28 @@ mod tests {
             DatabaseUrl::parse("postgresql://h/db").map(|u| u.backend()),
             Ok(Backend::Postgres)
         );
-        assert_eq!(DatabaseUrl::parse("host=h dbname=d"), Err(DatabaseUrlError::UnsupportedScheme));
-        assert_eq!(DatabaseUrl::parse("mysql://h/db"), Err(DatabaseUrlError::UnsupportedScheme));
-        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::EmptySqlitePath));
+        assert_eq!(
+            DatabaseUrl::parse("host=h dbname=d"),
+            Err(DatabaseUrlError::UnsupportedScheme)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://h/db"),
+            Err(DatabaseUrlError::UnsupportedScheme)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://"),
+            Err(DatabaseUrlError::EmptySqlitePath)
+        );
     }
 
     #[test]
     fn redaction_hides_only_the_password() {
-        let url = DatabaseUrl::parse("postgres://auth:s3cr%40t@db:5432/auth?sslmode=disable").unwrap();
-        assert_eq!(url.redacted(), "postgres://auth:***@db:5432/auth?sslmode=disable");
+        let url =
+            DatabaseUrl::parse("postgres://auth:s3cr%40t@db:5432/auth?sslmode=disable").unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://auth:***@db:5432/auth?sslmode=disable"
+        );
         let url = DatabaseUrl::parse("postgres://auth@db/auth").unwrap();
         assert_eq!(url.redacted(), "postgres://auth@db/auth");
         let url = DatabaseUrl::parse("postgresql://db/auth").unwrap();

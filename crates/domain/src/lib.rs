@@ -24,4 +24,4 @@ pub use refresh_tokens::RefreshToken;
 pub use sessions::{RevokeReason, Session};
 pub use users::{CreateUserError, NewUser, User, UserFlags};
 
-pub use diesel::result::Error as QueryError;
+pub use diesel::result::{DatabaseErrorKind, Error as QueryError};

@@ -46,7 +46,12 @@ pub fn current_window(
         .select((login_failures::window_start, login_failures::failures))
         .first::<(Timestamp, i32)>(conn)
         .optional()
-        .map(|row| row.map(|(started_at, failures)| FailureWindow { started_at, failures }))
+        .map(|row| {
+            row.map(|(started_at, failures)| FailureWindow {
+                started_at,
+                failures,
+            })
+        })
 }
 
 /// Count one failure: a stale window is dropped and a new one starts now.
@@ -81,6 +86,11 @@ pub fn record_failure(
 }
 
 /// Delete every window that has ended.
-pub fn delete_expired(conn: &mut DbConnection, now: Timestamp, window: Duration) -> QueryResult<usize> {
-    diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window))).execute(conn)
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    window: Duration,
+) -> QueryResult<usize> {
+    diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window)))
+        .execute(conn)
 }

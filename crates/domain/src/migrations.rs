@@ -34,7 +34,9 @@ pub fn status(conn: &mut DbConnection) -> Result<Vec<MigrationStatus>, Migration
         conn: &mut C,
         source: EmbeddedMigrations,
     ) -> Result<Vec<MigrationStatus>, MigrationError> {
-        let applied = conn.applied_migrations().map_err(MigrationError::from_boxed)?;
+        let applied = conn
+            .applied_migrations()
+            .map_err(MigrationError::from_boxed)?;
         let all: Vec<Box<dyn Migration<DB>>> =
             source.migrations().map_err(MigrationError::from_boxed)?;
         Ok(all
@@ -53,17 +55,22 @@ pub fn status(conn: &mut DbConnection) -> Result<Vec<MigrationStatus>, Migration
 
 /// Names of the migrations not yet applied.
 pub fn pending(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
-    Ok(status(conn)?.into_iter().filter(|m| !m.applied).map(|m| m.name).collect())
+    Ok(status(conn)?
+        .into_iter()
+        .filter(|m| !m.applied)
+        .map(|m| m.name)
+        .collect())
 }
 
 /// Apply every pending migration; returns the names applied.
 pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
-    let versions = match conn {
-        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE),
+    let names = pending(conn)?;
+    match conn {
+        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES).map(drop),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(drop),
     }
     .map_err(MigrationError::from_boxed)?;
-    Ok(versions.iter().map(ToString::to_string).collect())
+    Ok(names)
 }
 
 /// Roll back the newest applied migration; `None` when nothing is applied.

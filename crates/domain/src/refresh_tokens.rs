@@ -22,12 +22,18 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn record(conn: &mut DbConnection, token: &RefreshToken) -> QueryResult<()> {
-        diesel::insert_into(refresh_tokens::table).values(token).execute(conn)?;
+        diesel::insert_into(refresh_tokens::table)
+            .values(token)
+            .execute(conn)?;
         Ok(())
     }
 
     pub fn find(conn: &mut DbConnection, jti: &TokenId) -> QueryResult<Option<RefreshToken>> {
-        refresh_tokens::table.find(jti).select(RefreshToken::as_select()).first(conn).optional()
+        refresh_tokens::table
+            .find(jti)
+            .select(RefreshToken::as_select())
+            .first(conn)
+            .optional()
     }
 
     /// Retire a live token in one conditional UPDATE. Of several concurrent
@@ -46,12 +52,16 @@ impl RefreshToken {
                 .filter(refresh_tokens::used_at.is_null())
                 .filter(refresh_tokens::expires_at.gt(now)),
         )
-        .set((refresh_tokens::used_at.eq(now), refresh_tokens::replaced_by.eq(replaced_by)))
+        .set((
+            refresh_tokens::used_at.eq(now),
+            refresh_tokens::replaced_by.eq(replaced_by),
+        ))
         .execute(conn)?;
         Ok(n == 1)
     }
 
     pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> QueryResult<usize> {
-        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
+            .execute(conn)
     }
 }

@@ -48,12 +48,18 @@ impl Session {
     }
 
     pub fn open(conn: &mut DbConnection, session: &Session) -> QueryResult<()> {
-        diesel::insert_into(sessions::table).values(session).execute(conn)?;
+        diesel::insert_into(sessions::table)
+            .values(session)
+            .execute(conn)?;
         Ok(())
     }
 
     pub fn find(conn: &mut DbConnection, id: &SessionId) -> QueryResult<Option<Session>> {
-        sessions::table.find(id).select(Session::as_select()).first(conn).optional()
+        sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .first(conn)
+            .optional()
     }
 
     /// The session and its user in one query: what a protected route needs.
@@ -76,9 +82,16 @@ impl Session {
         at: Timestamp,
         reason: RevokeReason,
     ) -> QueryResult<bool> {
-        let n = diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
-            .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason.as_str())))
-            .execute(conn)?;
+        let n = diesel::update(
+            sessions::table
+                .find(id)
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq(reason.as_str()),
+        ))
+        .execute(conn)?;
         Ok(n == 1)
     }
 
@@ -90,9 +103,14 @@ impl Session {
         reason: RevokeReason,
     ) -> QueryResult<usize> {
         diesel::update(
-            sessions::table.filter(sessions::user_id.eq(user)).filter(sessions::revoked_at.is_null()),
+            sessions::table
+                .filter(sessions::user_id.eq(user))
+                .filter(sessions::revoked_at.is_null()),
         )
-        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason.as_str())))
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq(reason.as_str()),
+        ))
         .execute(conn)
     }
 

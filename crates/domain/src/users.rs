@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::connection::DbConnection;
-use crate::on_backend;
 use crate::ids::UserId;
+use crate::on_backend;
 use crate::schema::users;
 use crate::time::Timestamp;
 
@@ -76,16 +76,20 @@ impl User {
             .values(new)
             .returning(User::as_returning())
             .get_result(c))
-            .map_err(|e| match e {
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                    CreateUserError::UsernameTaken
-                }
-                other => CreateUserError::Database(other),
-            })
+        .map_err(|e| match e {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                CreateUserError::UsernameTaken
+            }
+            other => CreateUserError::Database(other),
+        })
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
-        users::table.find(id).select(User::as_select()).first(conn).optional()
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
     }
 
     /// Usernames compare case-sensitively, as Django's default user model does.
@@ -110,7 +114,9 @@ impl User {
     }
 
     pub fn record_login(conn: &mut DbConnection, id: UserId, at: Timestamp) -> QueryResult<()> {
-        diesel::update(users::table.find(id)).set(users::last_login.eq(at)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::last_login.eq(at))
+            .execute(conn)?;
         Ok(())
     }
 
@@ -122,7 +128,10 @@ impl User {
         at: Timestamp,
     ) -> QueryResult<bool> {
         let n = diesel::update(users::table.find(id))
-            .set((users::password_hash.eq(hash), users::password_changed_at.eq(at)))
+            .set((
+                users::password_hash.eq(hash),
+                users::password_changed_at.eq(at),
+            ))
             .execute(conn)?;
         Ok(n == 1)
     }

@@ -64,7 +64,12 @@ fn index_names(conn: &mut DbConnection) -> BTreeSet<String> {
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'"
         }
     };
-    diesel::sql_query(sql).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect()
+    diesel::sql_query(sql)
+        .load::<Name>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
 }
 
 fn expected_indexes() -> BTreeSet<String> {
@@ -101,7 +106,10 @@ fn up_down_up(db: &TestDb) {
 
     migrations::run_pending(&mut conn).unwrap();
     assert_eq!(columns(&mut conn), schema, "up again gives the same schema");
-    assert!(migrations::status(&mut conn).unwrap().iter().all(|m| m.applied));
+    assert!(migrations::status(&mut conn)
+        .unwrap()
+        .iter()
+        .all(|m| m.applied));
 }
 
 fn running_twice_applies_nothing(db: &TestDb) {
@@ -118,11 +126,22 @@ fn both_backends_have_the_same_schema() {
     let pg_columns = columns(&mut pg);
     assert_eq!(pg_columns, columns(&mut lite));
     assert_eq!(
-        pg_columns.iter().map(|c| c.0.as_str()).collect::<BTreeSet<_>>(),
+        pg_columns
+            .iter()
+            .map(|c| c.0.as_str())
+            .collect::<BTreeSet<_>>(),
         TABLES.into_iter().collect()
     );
     let names = |c: &mut DbConnection| -> Vec<String> {
-        migrations::status(c).unwrap().into_iter().map(|m| m.name).collect()
+        migrations::status(c)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
     };
-    assert_eq!(names(&mut pg), names(&mut lite), "same migration names, same order");
+    assert_eq!(
+        names(&mut pg),
+        names(&mut lite),
+        "same migration names, same order"
+    );
 }

@@ -5,8 +5,8 @@ use chrono::{Duration, Utc};
 use domain::login_failures::{self, FailureScope};
 use domain::time::{to_db, Timestamp};
 use domain::{
-    write_transaction, CreateUserError, DbConnection, NewUser, RefreshToken, RevokeReason,
-    Session, SessionId, TokenId, User, UserFlags, UserId,
+    write_transaction, CreateUserError, DbConnection, NewUser, RefreshToken, RevokeReason, Session,
+    SessionId, TokenId, User, UserFlags, UserId,
 };
 use test_support::{backend_tests, TestDb};
 
@@ -63,10 +63,19 @@ fn users_are_created_and_found(db: &TestDb) {
     assert!(alice.id.0 > 0);
     assert!(alice.is_active && !alice.is_admin);
     assert_eq!(alice.last_login, None);
-    assert_eq!(User::find(&mut conn, alice.id).unwrap().as_ref(), Some(&alice));
-    assert_eq!(User::find_by_username(&mut conn, "alice").unwrap().as_ref(), Some(&alice));
+    assert_eq!(
+        User::find(&mut conn, alice.id).unwrap().as_ref(),
+        Some(&alice)
+    );
+    assert_eq!(
+        User::find_by_username(&mut conn, "alice").unwrap().as_ref(),
+        Some(&alice)
+    );
     assert_eq!(User::find_by_username(&mut conn, "nobody").unwrap(), None);
-    assert_eq!(User::find(&mut conn, UserId(alice.id.0 + 1000)).unwrap(), None);
+    assert_eq!(
+        User::find(&mut conn, UserId(alice.id.0 + 1000)).unwrap(),
+        None
+    );
 }
 
 fn timestamps_read_back_as_written(db: &TestDb) {
@@ -76,7 +85,10 @@ fn timestamps_read_back_as_written(db: &TestDb) {
     assert_eq!(stored.date_joined, alice.date_joined);
     let at = now();
     User::record_login(&mut conn, alice.id, at).unwrap();
-    assert_eq!(User::find(&mut conn, alice.id).unwrap().unwrap().last_login, Some(at));
+    assert_eq!(
+        User::find(&mut conn, alice.id).unwrap().unwrap().last_login,
+        Some(at)
+    );
 }
 
 fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
@@ -95,14 +107,25 @@ fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
             password_changed_at: at,
         },
     );
-    assert!(matches!(again, Err(CreateUserError::UsernameTaken)), "{again:?}");
+    assert!(
+        matches!(again, Err(CreateUserError::UsernameTaken)),
+        "{again:?}"
+    );
     let upper = add_user(&mut conn, "Alice");
-    assert_eq!(User::find_by_username(&mut conn, "Alice").unwrap().unwrap().id, upper.id);
+    assert_eq!(
+        User::find_by_username(&mut conn, "Alice")
+            .unwrap()
+            .unwrap()
+            .id,
+        upper.id
+    );
 }
 
 fn pages_are_ordered_by_id_with_a_total(db: &TestDb) {
     let mut conn = db.migrated();
-    let ids: Vec<UserId> = (0..7).map(|i| add_user(&mut conn, &format!("u{i}")).id).collect();
+    let ids: Vec<UserId> = (0..7)
+        .map(|i| add_user(&mut conn, &format!("u{i}")).id)
+        .collect();
     let (count, page) = User::page(&mut conn, 3, 2).unwrap();
     assert_eq!(count, 7);
     assert_eq!(page.iter().map(|u| u.id).collect::<Vec<_>>(), ids[2..5]);
@@ -125,18 +148,41 @@ fn password_and_flags_are_updated(db: &TestDb) {
     let updated = User::set_flags(
         &mut conn,
         alice.id,
-        UserFlags { is_active: Some(false), is_admin: None },
+        UserFlags {
+            is_active: Some(false),
+            is_admin: None,
+        },
     )
     .unwrap()
     .unwrap();
     assert!(!updated.is_active && !updated.is_admin);
-    let updated = User::set_flags(&mut conn, alice.id, UserFlags { is_active: None, is_admin: Some(true) })
+    let updated = User::set_flags(
+        &mut conn,
+        alice.id,
+        UserFlags {
+            is_active: None,
+            is_admin: Some(true),
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert!(!updated.is_active && updated.is_admin);
+    let unchanged = User::set_flags(&mut conn, alice.id, UserFlags::default())
         .unwrap()
         .unwrap();
-    assert!(!updated.is_active && updated.is_admin);
-    let unchanged = User::set_flags(&mut conn, alice.id, UserFlags::default()).unwrap().unwrap();
     assert_eq!(unchanged, updated);
-    assert_eq!(User::set_flags(&mut conn, UserId(9999), UserFlags { is_active: Some(true), is_admin: None }).unwrap(), None);
+    assert_eq!(
+        User::set_flags(
+            &mut conn,
+            UserId(9999),
+            UserFlags {
+                is_active: Some(true),
+                is_admin: None
+            }
+        )
+        .unwrap(),
+        None
+    );
 }
 
 fn sessions_open_and_revoke(db: &TestDb) {
@@ -146,23 +192,42 @@ fn sessions_open_and_revoke(db: &TestDb) {
     let s1 = open_session(&mut conn, alice.id, Duration::days(30));
     let s2 = open_session(&mut conn, alice.id, Duration::days(30));
     let s3 = open_session(&mut conn, bob.id, Duration::days(30));
-    assert_eq!(Session::find(&mut conn, &s1.id).unwrap().as_ref(), Some(&s1));
+    assert_eq!(
+        Session::find(&mut conn, &s1.id).unwrap().as_ref(),
+        Some(&s1)
+    );
     let (session, user) = Session::find_with_user(&mut conn, &s1.id).unwrap().unwrap();
     assert_eq!((session, user.id), (s1.clone(), alice.id));
-    assert_eq!(Session::find_with_user(&mut conn, &SessionId::random()).unwrap(), None);
+    assert_eq!(
+        Session::find_with_user(&mut conn, &SessionId::random()).unwrap(),
+        None
+    );
 
     let at = now();
     assert!(Session::revoke(&mut conn, &s1.id, at, RevokeReason::Logout).unwrap());
-    assert!(!Session::revoke(&mut conn, &s1.id, at, RevokeReason::Logout).unwrap(), "second revoke is a no-op");
+    assert!(
+        !Session::revoke(&mut conn, &s1.id, at, RevokeReason::Logout).unwrap(),
+        "second revoke is a no-op"
+    );
     let revoked = Session::find(&mut conn, &s1.id).unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
     assert_eq!(revoked.revoked_reason.as_deref(), Some("logout"));
     assert!(!revoked.is_live(at));
 
     // only alice's still-live families, not bob's
-    assert_eq!(Session::revoke_all_for_user(&mut conn, alice.id, at, RevokeReason::LogoutAll).unwrap(), 1);
-    assert!(Session::find(&mut conn, &s2.id).unwrap().unwrap().revoked_at.is_some());
-    assert!(Session::find(&mut conn, &s3.id).unwrap().unwrap().is_live(at));
+    assert_eq!(
+        Session::revoke_all_for_user(&mut conn, alice.id, at, RevokeReason::LogoutAll).unwrap(),
+        1
+    );
+    assert!(Session::find(&mut conn, &s2.id)
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(Session::find(&mut conn, &s3.id)
+        .unwrap()
+        .unwrap()
+        .is_live(at));
 }
 
 fn refresh_tokens_retire_once(db: &TestDb) {
@@ -171,7 +236,10 @@ fn refresh_tokens_retire_once(db: &TestDb) {
     let session = open_session(&mut conn, alice.id, Duration::days(30));
     let first = token_record(&session, Duration::days(1));
     RefreshToken::record(&mut conn, &first).unwrap();
-    assert_eq!(RefreshToken::find(&mut conn, &first.jti).unwrap().as_ref(), Some(&first));
+    assert_eq!(
+        RefreshToken::find(&mut conn, &first.jti).unwrap().as_ref(),
+        Some(&first)
+    );
 
     let second = TokenId::random();
     let at = now();
@@ -182,7 +250,10 @@ fn refresh_tokens_retire_once(db: &TestDb) {
     assert_eq!(retired.replaced_by, Some(second));
 
     // an expired record is never retired (and so never rotated)
-    let old = RefreshToken { expires_at: at - Duration::seconds(1), ..token_record(&session, Duration::days(1)) };
+    let old = RefreshToken {
+        expires_at: at - Duration::seconds(1),
+        ..token_record(&session, Duration::days(1))
+    };
     RefreshToken::record(&mut conn, &old).unwrap();
     assert!(!RefreshToken::retire(&mut conn, &old.jti, at, None).unwrap());
     assert!(!RefreshToken::retire(&mut conn, &TokenId::random(), at, None).unwrap());
@@ -204,7 +275,9 @@ fn expired_records_are_flushed(db: &TestDb) {
     assert_eq!(Session::delete_expired(&mut conn, later).unwrap(), 1);
     assert_eq!(Session::find(&mut conn, &short.id).unwrap(), None);
     assert!(Session::find(&mut conn, &long.id).unwrap().is_some());
-    assert!(RefreshToken::find(&mut conn, &live_in_long.jti).unwrap().is_some());
+    assert!(RefreshToken::find(&mut conn, &live_in_long.jti)
+        .unwrap()
+        .is_some());
 }
 
 fn deleting_a_session_deletes_its_tokens(db: &TestDb) {
@@ -213,35 +286,73 @@ fn deleting_a_session_deletes_its_tokens(db: &TestDb) {
     let short = open_session(&mut conn, alice.id, Duration::seconds(1));
     let record = token_record(&short, Duration::days(1));
     RefreshToken::record(&mut conn, &record).unwrap();
-    assert_eq!(Session::delete_expired(&mut conn, now() + Duration::seconds(2)).unwrap(), 1);
-    assert_eq!(RefreshToken::find(&mut conn, &record.jti).unwrap(), None, "ON DELETE CASCADE");
+    assert_eq!(
+        Session::delete_expired(&mut conn, now() + Duration::seconds(2)).unwrap(),
+        1
+    );
+    assert_eq!(
+        RefreshToken::find(&mut conn, &record.jti).unwrap(),
+        None,
+        "ON DELETE CASCADE"
+    );
 }
 
 fn login_failures_count_in_fixed_windows(db: &TestDb) {
     let mut conn = db.migrated();
     let window = Duration::minutes(15);
     let t0 = now();
-    assert_eq!(login_failures::current_window(&mut conn, FailureScope::Username, "alice", t0, window).unwrap(), None);
+    assert_eq!(
+        login_failures::current_window(&mut conn, FailureScope::Username, "alice", t0, window)
+            .unwrap(),
+        None
+    );
     for i in 0..3 {
-        login_failures::record_failure(&mut conn, FailureScope::Username, "alice", t0 + Duration::seconds(i), window)
-            .unwrap();
+        login_failures::record_failure(
+            &mut conn,
+            FailureScope::Username,
+            "alice",
+            t0 + Duration::seconds(i),
+            window,
+        )
+        .unwrap();
     }
     login_failures::record_failure(&mut conn, FailureScope::Address, "alice", t0, window).unwrap();
-    let w = login_failures::current_window(&mut conn, FailureScope::Username, "alice", t0 + Duration::minutes(1), window)
-        .unwrap()
-        .unwrap();
+    let w = login_failures::current_window(
+        &mut conn,
+        FailureScope::Username,
+        "alice",
+        t0 + Duration::minutes(1),
+        window,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!((w.started_at, w.failures), (t0, 3));
-    let other = login_failures::current_window(&mut conn, FailureScope::Address, "alice", t0, window).unwrap().unwrap();
+    let other =
+        login_failures::current_window(&mut conn, FailureScope::Address, "alice", t0, window)
+            .unwrap()
+            .unwrap();
     assert_eq!(other.failures, 1, "scopes are counted apart");
 
     // the window has passed: no live window, and the next failure starts a new one
     let later = t0 + window + Duration::seconds(1);
-    assert_eq!(login_failures::current_window(&mut conn, FailureScope::Username, "alice", later, window).unwrap(), None);
-    login_failures::record_failure(&mut conn, FailureScope::Username, "alice", later, window).unwrap();
-    let w = login_failures::current_window(&mut conn, FailureScope::Username, "alice", later, window).unwrap().unwrap();
+    assert_eq!(
+        login_failures::current_window(&mut conn, FailureScope::Username, "alice", later, window)
+            .unwrap(),
+        None
+    );
+    login_failures::record_failure(&mut conn, FailureScope::Username, "alice", later, window)
+        .unwrap();
+    let w =
+        login_failures::current_window(&mut conn, FailureScope::Username, "alice", later, window)
+            .unwrap()
+            .unwrap();
     assert_eq!((w.started_at, w.failures), (later, 1));
 
-    assert_eq!(login_failures::delete_expired(&mut conn, later, window).unwrap(), 1, "only the stale address window");
+    assert_eq!(
+        login_failures::delete_expired(&mut conn, later, window).unwrap(),
+        1,
+        "only the stale address window"
+    );
 }
 
 fn write_transactions_roll_back_on_error(db: &TestDb) {
@@ -252,7 +363,8 @@ fn write_transactions_roll_back_on_error(db: &TestDb) {
     });
     assert!(result.is_err());
     assert_eq!(User::find_by_username(&mut conn, "ghost").unwrap(), None);
-    let kept: Result<User, domain::QueryError> = write_transaction(&mut conn, |conn| Ok(add_user(conn, "kept")));
+    let kept: Result<User, domain::QueryError> =
+        write_transaction(&mut conn, |conn| Ok(add_user(conn, "kept")));
     assert!(kept.is_ok());
     assert!(User::find_by_username(&mut conn, "kept").unwrap().is_some());
 }

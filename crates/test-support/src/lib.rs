@@ -34,7 +34,10 @@ impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = DatabaseUrl::Sqlite(dir.path().join("auth.db"));
-        Self { url, cleanup: Cleanup::Sqlite(dir) }
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
     }
 
     pub fn postgres() -> Self {
@@ -42,10 +45,16 @@ impl TestDb {
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = diesel::PgConnection::establish(&admin_url)
             .unwrap_or_else(|e| panic!("cannot reach the test cluster at {admin_url}: {e}"));
-        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create schema");
         let sep = if admin_url.contains('?') { '&' } else { '?' };
-        let url = DatabaseUrl::Postgres(format!("{admin_url}{sep}options=-csearch_path%3D{schema}"));
-        Self { url, cleanup: Cleanup::Postgres { admin_url, schema } }
+        let url =
+            DatabaseUrl::Postgres(format!("{admin_url}{sep}options=-csearch_path%3D{schema}"));
+        Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, schema },
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -81,7 +90,10 @@ impl TestDb {
         drop(self.migrated());
         build_pool(
             self.url.clone(),
-            &PoolOptions { max_size, checkout_timeout: Duration::from_secs(10) },
+            &PoolOptions {
+                max_size,
+                checkout_timeout: Duration::from_secs(10),
+            },
         )
     }
 }

@@ -1,0 +1,157 @@
+//! The command line: `serve` (the default), `create-user`, `flush-expired-tokens`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use auth::policy::{email_problems, password_problems, username_problems};
+use auth::{LoginThrottle, PasswordHasher, SecretString};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use domain::time::to_db;
+use domain::{CreateUserError, NewUser, User};
+
+use crate::config::Config;
+use crate::server::{self, StartupError, DB_STARTUP_WAIT};
+
+#[derive(Parser)]
+#[command(
+    name = "app-server",
+    version,
+    about = "JWT authentication server, compatible with djangorestframework-simplejwt"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default)
+    Serve,
+    /// Create a user; the password is the first line of standard input
+    CreateUser {
+        username: String,
+        /// Give the user admin rights
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Delete expired refresh-token records, sessions and login-failure windows
+    FlushExpiredTokens,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("database error: {0}")]
+    Database(#[from] domain::QueryError),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a broken one shows up as missing settings.
+    let _ = dotenvy::dotenv();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let result = Config::from_process_env()
+        .map_err(StartupError::from)
+        .map_err(CliError::from)
+        .and_then(|config| match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => actix_web::rt::System::new()
+                .block_on(server::serve(config))
+                .map_err(CliError::from),
+            Command::CreateUser {
+                username,
+                admin,
+                email,
+            } => create_user(&config, &username, admin, email.as_deref()),
+            Command::FlushExpiredTokens => flush_expired_tokens(&config),
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("app-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_user(
+    config: &Config,
+    username: &str,
+    admin: bool,
+    email: Option<&str>,
+) -> Result<(), CliError> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        CliError::Refused(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(CliError::Refused(
+            "no password on standard input (its first line is the password)".to_owned(),
+        ));
+    }
+    let mut problems = username_problems(username);
+    if let Some(email) = email {
+        problems.extend(email_problems(email));
+    }
+    problems.extend(password_problems(password, username));
+    if !problems.is_empty() {
+        return Err(CliError::Refused(problems.join(" ")));
+    }
+    let hash = PasswordHasher::new(config.bcrypt_cost)
+        .map_err(StartupError::from)?
+        .hash(&SecretString::from(password.to_owned()))
+        .map_err(StartupError::from)?;
+    server::prepare_database(config, DB_STARTUP_WAIT)?;
+    let mut conn = config
+        .database_url
+        .connect()
+        .map_err(|e| CliError::Refused(e.to_string()))?;
+    let now = to_db(Utc::now());
+    let user = User::create(
+        &mut conn,
+        &NewUser {
+            username,
+            email,
+            password_hash: &hash,
+            is_active: true,
+            is_admin: admin,
+            date_joined: now,
+            password_changed_at: now,
+        },
+    )
+    .map_err(|e| match e {
+        CreateUserError::UsernameTaken => {
+            CliError::Refused(format!("a user named {username:?} already exists"))
+        }
+        CreateUserError::Database(e) => CliError::Database(e),
+    })?;
+    println!(
+        "created user {:?} with id {}{}",
+        user.username,
+        user.id,
+        if admin { " (admin)" } else { "" }
+    );
+    Ok(())
+}
+
+fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
+    server::prepare_database(config, DB_STARTUP_WAIT)?;
+    let mut conn = config
+        .database_url
+        .connect()
+        .map_err(|e| CliError::Refused(e.to_string()))?;
+    let now = Utc::now();
+    let counts = auth::flush_expired(&mut conn, now)?;
+    let windows = LoginThrottle::default().delete_expired(&mut conn, now)?;
+    println!(
+        "deleted {} expired refresh-token records, {} expired sessions, {} ended login-failure windows",
+        counts.refresh_tokens, counts.sessions, windows
+    );
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Request extractors, each written once: the JSON body, the Bearer token,
+//! the authenticated user (and admin), and the client address.
+
+pub mod bearer;
+pub mod body;
+pub mod client;
+pub mod user;
+
+pub use bearer::BearerToken;
+pub use body::Form;
+pub use client::ClientAddr;
+pub use user::{AdminUser, CurrentUser};

@@ -1,0 +1,172 @@
+//! Prometheus metrics: the HTTP middleware's request counts and latencies,
+//! and the auth outcomes the handlers report.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::state::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    logins: IntCounterVec,
+    refreshes: IntCounterVec,
+    reuse_detected: IntCounter,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum LoginOutcome {
+    Success,
+    InvalidCredentials,
+    Throttled,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshOutcome {
+    Success,
+    Invalid,
+    Reuse,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route pattern, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route pattern and method",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        let logins = IntCounterVec::new(
+            Opts::new("auth_logins_total", "Login attempts by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let refreshes = IntCounterVec::new(
+            Opts::new("auth_refreshes_total", "Token refreshes by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let reuse_detected = IntCounter::new(
+            "auth_refresh_reuse_detected_total",
+            "Retired refresh tokens presented again (their session was revoked)",
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(logins.clone()),
+            Box::new(refreshes.clone()),
+            Box::new(reuse_detected.clone()),
+        ] {
+            registry.register(metric).expect("metric names are unique");
+        }
+        // Expose every outcome from the start, so rates work before the first event.
+        for outcome in ["success", "invalid_credentials", "throttled"] {
+            logins.with_label_values(&[outcome]);
+        }
+        for outcome in ["success", "invalid", "reuse"] {
+            refreshes.with_label_values(&[outcome]);
+        }
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            logins,
+            refreshes,
+            reuse_detected,
+        }
+    }
+
+    pub fn login(&self, outcome: LoginOutcome) {
+        let label = match outcome {
+            LoginOutcome::Success => "success",
+            LoginOutcome::InvalidCredentials => "invalid_credentials",
+            LoginOutcome::Throttled => "throttled",
+        };
+        self.logins.with_label_values(&[label]).inc();
+    }
+
+    pub fn refresh(&self, outcome: RefreshOutcome) {
+        let label = match outcome {
+            RefreshOutcome::Success => "success",
+            RefreshOutcome::Invalid => "invalid",
+            RefreshOutcome::Reuse => "reuse",
+        };
+        self.refreshes.with_label_values(&[label]).inc();
+        if matches!(outcome, RefreshOutcome::Reuse) {
+            self.reuse_detected.inc();
+        }
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for the metric types above.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+
+    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route, method])
+            .observe(seconds);
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: count and time every request under its route pattern, written
+/// with its trailing slash, so both spellings of a path are one series.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = match req.match_pattern() {
+        Some(p) if p.ends_with('/') => p,
+        Some(p) => format!("{p}/"),
+        None => "unmatched".to_owned(),
+    };
+    let method = req.method().as_str().to_owned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await;
+    if let Some(state) = state {
+        let status = match &response {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        state
+            .metrics
+            .observe(&route, &method, status, started.elapsed().as_secs_f64());
+    }
+    response
+}

@@ -1,0 +1,198 @@
+//! The simplejwt-compatible token endpoints.
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{web, HttpResponse};
+use auth::{TokenError, TokenPair, TokenType};
+use chrono::Utc;
+use domain::User;
+use serde_json::Value;
+
+use crate::errors::ApiError;
+use crate::extract::ClientAddr;
+use crate::metrics::{LoginOutcome, RefreshOutcome};
+use crate::requests::{LoginRequest, RefreshRequest, VerifyRequest};
+use crate::state::AppState;
+use crate::views::{Empty, TokenPairView};
+
+/// Tokens must never be cached (RFC 6749 §5.1).
+fn tokens_response(pair: TokenPair) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header(("Pragma", "no-cache"))
+        .json(TokenPairView {
+            access: pair.access,
+            refresh: pair.refresh,
+        })
+}
+
+/// Obtain a token pair with a username and password.
+#[utoipa::path(
+    post,
+    path = "/api/token/",
+    tag = "tokens",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A new session's tokens", body = TokenPairView),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user", body = crate::views::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::views::ErrorBody),
+        (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn obtain(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = LoginRequest::parse(body.into_inner())?;
+
+    let now = Utc::now();
+    let address = client.0.map(|ip| ip.to_string());
+    let throttle = state.throttle.clone();
+    let (lookup_name, lookup_address) = (username.clone(), address.clone());
+    let user = state
+        .db
+        .run(move |conn| -> Result<Option<User>, ApiError> {
+            if let Err(t) = throttle.check(conn, &lookup_name, lookup_address.as_deref(), now)? {
+                return Err(ApiError::Throttled {
+                    retry_after: t.retry_after_secs,
+                });
+            }
+            Ok(User::find_by_username(conn, &lookup_name)?)
+        })
+        .await
+        .inspect_err(|e| {
+            if matches!(e, ApiError::Throttled { .. }) {
+                state.metrics.login(LoginOutcome::Throttled);
+            }
+        })?;
+
+    // The connection is back in the pool while bcrypt runs.
+    let user = match user {
+        Some(user) if user.is_active => {
+            let hash = user.password_hash.clone();
+            state.hashing.verify(password, hash).await?.then_some(user)
+        }
+        _ => {
+            state.hashing.verify_dummy(password).await?;
+            None
+        }
+    };
+    let Some(user) = user else {
+        let throttle = state.throttle.clone();
+        state
+            .db
+            .run(move |conn| throttle.record_failure(conn, &username, address.as_deref(), now))
+            .await?;
+        state.metrics.login(LoginOutcome::InvalidCredentials);
+        return Err(ApiError::NoActiveAccount);
+    };
+    let authority = state.authority.clone();
+    let pair = state
+        .db
+        .run(move |conn| authority.login(conn, &user, now))
+        .await?;
+    state.metrics.login(LoginOutcome::Success);
+    Ok(tokens_response(pair))
+}
+
+/// Trade a refresh token for a new access token and a rotated refresh token.
+#[utoipa::path(
+    post,
+    path = "/api/token/refresh/",
+    tag = "tokens",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; `refresh` only when rotation is on", body = TokenPairView),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`token_not_valid`; a retired token also revokes its session", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let token = RefreshRequest::parse(body.into_inner())?.refresh;
+    let authority = state.authority.clone();
+    let result = state
+        .db
+        .run(move |conn| Ok::<_, ApiError>(authority.refresh(conn, &token, Utc::now())))
+        .await?;
+    match result {
+        Ok(pair) => {
+            state.metrics.refresh(RefreshOutcome::Success);
+            Ok(tokens_response(pair))
+        }
+        Err(e) => {
+            state.metrics.refresh(refresh_outcome(&e));
+            Err(e.into())
+        }
+    }
+}
+
+fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
+    match e {
+        TokenError::Reused => RefreshOutcome::Reuse,
+        _ => RefreshOutcome::Invalid,
+    }
+}
+
+/// Check a token: any valid type; a refresh token must be live.
+#[utoipa::path(
+    post,
+    path = "/api/token/verify/",
+    tag = "tokens",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The token is valid", body = Empty),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`token_not_valid`", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn verify(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let token = VerifyRequest::parse(body.into_inner())?.token;
+    let claims = state.authority.decode_any(&token)?;
+    // Access tokens are checked statelessly; only refresh tokens need the database.
+    if claims.token_type == TokenType::Refresh {
+        let authority = state.authority.clone();
+        state
+            .db
+            .run(move |conn| authority.check_refresh_live(conn, &claims, Utc::now()))
+            .await?;
+    }
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+/// Log out: revoke the refresh token's session.
+#[utoipa::path(
+    post,
+    path = "/api/token/blacklist/",
+    tag = "tokens",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The session is revoked", body = Empty),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`token_not_valid`", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn blacklist(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let token = RefreshRequest::parse(body.into_inner())?.refresh;
+    let authority = state.authority.clone();
+    let result = state
+        .db
+        .run(move |conn| Ok::<_, ApiError>(authority.blacklist(conn, &token, Utc::now())))
+        .await?;
+    if let Err(e) = result {
+        if matches!(e, TokenError::Reused) {
+            state.metrics.refresh(RefreshOutcome::Reuse);
+        }
+        return Err(e.into());
+    }
+    Ok(HttpResponse::Ok().json(Empty {}))
+}

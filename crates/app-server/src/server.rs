@@ -1,0 +1,309 @@
+//! Start-up (keys, database, migrations) and the application with its middleware.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, ErrorHandlers, Logger};
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpServer};
+use auth::{Authority, KeySet, KeySource, LoginThrottle, PasswordHasher, TokenCodec};
+use domain::{build_pool, migrations, DatabaseUrl, DbConnection, Pool, PoolOptions};
+
+use crate::blocking::{Db, Hashing};
+use crate::config::{Config, KeyConfig};
+use crate::envelope::ensure_envelope;
+use crate::extract::body::{json_error, MAX_BODY_BYTES};
+use crate::metrics::{self, Metrics};
+use crate::state::AppState;
+use crate::{openapi, routes};
+
+/// How long start-up waits for the database before giving up.
+pub const DB_STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// Why the server (or a CLI command) could not start: one line each.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(#[from] crate::env_vars::EnvError),
+    #[error("invalid {variable}: {reason}")]
+    Keys {
+        variable: &'static str,
+        reason: String,
+    },
+    #[error("cannot reach the database at DATABASE_URL ({url}) after {waited}s: {reason}")]
+    Database {
+        url: String,
+        waited: u64,
+        reason: String,
+    },
+    #[error("{count} database migration(s) pending on DATABASE_URL ({url}): run `migrate` first, or set AUTH_AUTO_MIGRATE=true")]
+    PendingMigrations { count: usize, url: String },
+    #[error("migrating DATABASE_URL ({url}) failed: {reason}")]
+    Migration { url: String, reason: String },
+    #[error("cannot hash passwords: {0}")]
+    Hashing(#[from] auth::HashError),
+    #[error("cannot listen on AUTH_BIND ({addr}): {source}")]
+    Bind { addr: String, source: io::Error },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// The signing and verification keys from the configuration. In development
+/// without AUTH_JWT_SECRET, a random secret is made once and kept in the data dir.
+pub fn load_keys(config: &Config) -> Result<KeySet, StartupError> {
+    use auth::ExposeSecret;
+    let algorithm = config.tokens.algorithm;
+    let keys = match &config.keys {
+        KeyConfig::Secret(secret) => KeySet::new(
+            algorithm,
+            KeySource::Secret(secret.expose_secret().as_bytes()),
+        )
+        .map_err(|e| StartupError::Keys {
+            variable: "AUTH_JWT_SECRET",
+            reason: e.to_string(),
+        })?,
+        KeyConfig::GeneratedSecret(path) => {
+            let secret = development_secret(path).map_err(|e| StartupError::Keys {
+                variable: "AUTH_DATA_DIR",
+                reason: format!("{}: {e}", path.display()),
+            })?;
+            KeySet::new(algorithm, KeySource::Secret(secret.as_bytes())).map_err(|e| {
+                StartupError::Keys {
+                    variable: "AUTH_JWT_SECRET",
+                    reason: e.to_string(),
+                }
+            })?
+        }
+        KeyConfig::Pem {
+            private_key_file,
+            public_key_files,
+        } => {
+            let read = |variable: &'static str, path: &Path| {
+                std::fs::read(path).map_err(|e| StartupError::Keys {
+                    variable,
+                    reason: format!("{}: {e}", path.display()),
+                })
+            };
+            let private = read("AUTH_JWT_PRIVATE_KEY_FILE", private_key_file)?;
+            let previous = public_key_files
+                .iter()
+                .map(|p| read("AUTH_JWT_PUBLIC_KEY_FILES", p))
+                .collect::<Result<Vec<_>, _>>()?;
+            KeySet::new(
+                algorithm,
+                KeySource::Pem {
+                    private: &private,
+                    previous_public: &previous,
+                },
+            )
+            .map_err(|e| {
+                let variable = match e {
+                    auth::KeyError::BadPublicKey { .. } => "AUTH_JWT_PUBLIC_KEY_FILES",
+                    _ => "AUTH_JWT_PRIVATE_KEY_FILE",
+                };
+                StartupError::Keys {
+                    variable,
+                    reason: e.to_string(),
+                }
+            })?
+        }
+    };
+    Ok(keys)
+}
+
+/// Read the development secret, or make a random one readable by us only.
+fn development_secret(path: &Path) -> io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())?;
+    log::info!("made a development JWT secret in {}", path.display());
+    Ok(secret)
+}
+
+/// Connect, retrying for `wait`, then apply or check the migrations as configured.
+pub fn prepare_database(config: &Config, wait: Duration) -> Result<(), StartupError> {
+    let mut conn = connect_with_retry(&config.database_url, wait)?;
+    let url = config.database_url.redacted();
+    if config.auto_migrate {
+        let applied = migrations::run_pending(&mut conn).map_err(|e| StartupError::Migration {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        for name in applied {
+            log::info!("applied migration {name}");
+        }
+    } else {
+        let pending = migrations::pending(&mut conn).map_err(|e| StartupError::Migration {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !pending.is_empty() {
+            return Err(StartupError::PendingMigrations {
+                count: pending.len(),
+                url,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn connect_with_retry(url: &DatabaseUrl, wait: Duration) -> Result<DbConnection, StartupError> {
+    let started = Instant::now();
+    let mut warned = false;
+    loop {
+        match url.connect() {
+            Ok(conn) => return Ok(conn),
+            Err(e) if started.elapsed() >= wait => {
+                return Err(StartupError::Database {
+                    url: url.redacted(),
+                    waited: started.elapsed().as_secs(),
+                    reason: e
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                })
+            }
+            Err(e) => {
+                if !warned {
+                    log::warn!(
+                        "waiting for the database at {}: {}",
+                        url.redacted(),
+                        e.to_string().trim()
+                    );
+                    warned = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+pub fn pool(config: &Config) -> Pool {
+    build_pool(
+        config.database_url.clone(),
+        &PoolOptions {
+            max_size: config.pool_size,
+            checkout_timeout: config.db_timeout,
+        },
+    )
+}
+
+/// Everything the handlers share.
+pub fn build_state(config: &Config, pool: Pool, keys: KeySet, hasher: PasswordHasher) -> AppState {
+    let jwks_json =
+        Bytes::from(serde_json::to_vec(keys.jwks()).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec()));
+    let authority = Authority::new(TokenCodec::new(keys, &config.tokens), config.tokens.clone());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    AppState {
+        db: Db::new(pool),
+        authority: Arc::new(authority),
+        hashing: Hashing::new(hasher, cores),
+        throttle: Arc::new(LoginThrottle {
+            max_username_failures: config.login_max_failures,
+            ..LoginThrottle::default()
+        }),
+        allow_registration: config.allow_registration,
+        trusted_proxies: config.trusted_proxies.clone(),
+        metrics: Metrics::new(),
+        jwks_json,
+    }
+}
+
+/// The application: routes, body limits, error envelopes, metrics and the
+/// access log. Shared by `serve` and the tests.
+pub fn build_app(
+    state: web::Data<AppState>,
+    openapi_json: web::Data<Bytes>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(openapi_json)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY_BYTES)
+                .error_handler(json_error),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, _| crate::errors::ApiError::NotFound.into()),
+        )
+        .configure(routes::configure)
+        .default_service(web::to(routes::not_found))
+        .wrap(ErrorHandlers::new().default_handler(ensure_envelope))
+        // The path without its query string, and no headers but the request id:
+        // tokens and passwords never reach the log.
+        .wrap(
+            Logger::new("%a \"%{method}xi %U\" %s %b %Dms rid=%{x-request-id}i")
+                .custom_request_replace("method", |req| req.method().to_string())
+                .log_target("access"),
+        )
+        .wrap(from_fn(metrics::track))
+}
+
+/// Start-up in order: keys, password hasher, database (waiting, migrating),
+/// then the server until SIGTERM or SIGINT has drained it.
+pub async fn serve(config: Config) -> Result<(), StartupError> {
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
+    let keys = load_keys(&config)?;
+    let hasher = PasswordHasher::new(config.bcrypt_cost)?;
+    let prepare_config = web::Data::new(config);
+    let config = prepare_config.clone();
+    web::block(move || prepare_database(&prepare_config, DB_STARTUP_WAIT))
+        .await
+        .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
+
+    let state = web::Data::new(build_state(&config, pool(&config), keys, hasher));
+    let openapi_json = web::Data::new(Bytes::from(openapi::document_json()));
+    log::info!(
+        "serving on http://{} with {} workers, database {}",
+        config.bind,
+        config.workers,
+        config.database_url.redacted()
+    );
+    HttpServer::new(move || build_app(state.clone(), openapi_json.clone()))
+        .workers(config.workers)
+        .shutdown_timeout(30)
+        .bind(config.bind)
+        .map_err(|source| StartupError::Bind {
+            addr: config.bind.to_string(),
+            source,
+        })?
+        .run()
+        .await?;
+    log::info!("stopped");
+    Ok(())
+}

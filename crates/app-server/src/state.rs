@@ -1,0 +1,22 @@
+//! What every handler shares, built once at start.
+
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use auth::{Authority, LoginThrottle};
+use ipnet::IpNet;
+
+use crate::blocking::{Db, Hashing};
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub db: Db,
+    pub authority: Arc<Authority>,
+    pub hashing: Hashing,
+    pub throttle: Arc<LoginThrottle>,
+    pub allow_registration: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub metrics: Metrics,
+    /// The JWKS document, serialized once: it only changes with a restart.
+    pub jwks_json: Bytes,
+}

@@ -1,0 +1,136 @@
+//! bcrypt hashing with the configured cost, and a login check whose time does
+//! not tell whether the account exists.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// bcrypt reads at most 72 bytes; anything longer is refused, never cut.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// bcrypt's own bounds on the cost.
+pub const COST_RANGE: std::ops::RangeInclusive<u32> = 4..=31;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    #[error("bcrypt cost must be between 4 and 31")]
+    BadCost,
+    #[error("bcrypt failed: {0}")]
+    Bcrypt(#[from] bcrypt::BcryptError),
+}
+
+pub struct PasswordHasher {
+    cost: u32,
+    /// A real hash at our cost, checked for unknown and inactive users so that
+    /// their failed login spends the same time as a wrong password.
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("cost", &self.cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordHasher {
+    /// Computes one hash (the dummy), so this takes as long as a login.
+    pub fn new(cost: u32) -> Result<Self, HashError> {
+        if !COST_RANGE.contains(&cost) {
+            return Err(HashError::BadCost);
+        }
+        let dummy_hash = bcrypt::hash("dummy password, never matches", cost)?;
+        Ok(Self { cost, dummy_hash })
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    pub fn hash(&self, password: &SecretString) -> Result<String, HashError> {
+        let password = password.expose_secret();
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(HashError::TooLong);
+        }
+        Ok(bcrypt::hash(password, self.cost)?)
+    }
+
+    /// Whether `password` matches `hash`. A password over 72 bytes never
+    /// matches (bcrypt would compare only its first 72), but costs the same.
+    pub fn verify(&self, password: &SecretString, hash: &str) -> bool {
+        let password = password.expose_secret();
+        if password.len() > MAX_PASSWORD_BYTES {
+            self.spend_verify_time(password);
+            return false;
+        }
+        bcrypt::verify(password, hash).unwrap_or(false)
+    }
+
+    /// The time of a real check, for a login that must fail anyway.
+    pub fn verify_dummy(&self, password: &SecretString) {
+        self.spend_verify_time(password.expose_secret());
+    }
+
+    fn spend_verify_time(&self, password: &str) {
+        let prefix = &password.as_bytes()[..password.len().min(MAX_PASSWORD_BYTES)];
+        let _ = bcrypt::verify(prefix, &self.dummy_hash);
+    }
+
+    /// Whether a stored hash was made at another cost (and could be renewed).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>()
+            .map(|parts| parts.get_cost() != self.cost)
+            .unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn hashes_and_verifies() {
+        let hasher = PasswordHasher::new(4).unwrap();
+        let hash = hasher
+            .hash(&secret("correct horse battery staple"))
+            .unwrap();
+        assert!(hash.starts_with("$2b$04$"));
+        assert!(hasher.verify(&secret("correct horse battery staple"), &hash));
+        assert!(!hasher.verify(&secret("correct horse battery stapler"), &hash));
+        assert!(!hasher.verify(&secret("x"), "not a bcrypt hash"));
+        assert!(!hasher.needs_rehash(&hash));
+        assert!(PasswordHasher::new(5).unwrap().needs_rehash(&hash));
+    }
+
+    #[test]
+    fn refuses_passwords_over_72_bytes_and_never_truncates() {
+        let hasher = PasswordHasher::new(4).unwrap();
+        let exactly_72 = "a".repeat(72);
+        let hash = hasher.hash(&secret(&exactly_72)).unwrap();
+        assert!(hasher.verify(&secret(&exactly_72), &hash));
+        // bcrypt alone would accept this: it only reads the first 72 bytes
+        let longer = format!("{exactly_72}tail");
+        assert!(bcrypt::verify(&longer, &hash).unwrap());
+        assert!(!hasher.verify(&secret(&longer), &hash));
+        assert!(matches!(
+            hasher.hash(&secret(&longer)),
+            Err(HashError::TooLong)
+        ));
+        // 72 bytes counted in UTF-8, not characters: 25 × 3 bytes = 75
+        assert!(matches!(
+            hasher.hash(&secret(&"€".repeat(25))),
+            Err(HashError::TooLong)
+        ));
+    }
+
+    #[test]
+    fn cost_is_bounded() {
+        assert!(matches!(PasswordHasher::new(3), Err(HashError::BadCost)));
+        assert!(matches!(PasswordHasher::new(32), Err(HashError::BadCost)));
+    }
+}
