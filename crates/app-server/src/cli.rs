@@ -11,7 +11,7 @@ use domain::time::to_db;
 use domain::{CreateUserError, NewUser, User};
 
 use crate::config::Config;
-use crate::server::{self, StartupError, DB_STARTUP_WAIT};
+use crate::server::{self, StartupError};
 
 #[derive(Parser)]
 #[command(
@@ -107,7 +107,7 @@ fn create_user(
         .map_err(StartupError::from)?
         .hash(&SecretString::from(password.to_owned()))
         .map_err(StartupError::from)?;
-    server::prepare_database(config, DB_STARTUP_WAIT)?;
+    server::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()
@@ -141,7 +141,7 @@ fn create_user(
 }
 
 fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
-    server::prepare_database(config, DB_STARTUP_WAIT)?;
+    server::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()

@@ -24,7 +24,8 @@
 //! | AUTH_ENV | `development` |
 //! | AUTH_TRUSTED_PROXIES | none |
 //! | AUTH_DB_POOL_SIZE | `10` |
-//! | AUTH_DB_TIMEOUT | `3s` |
+//! | AUTH_DB_TIMEOUT | `3s` (pool checkout: how long a request waits for the database) |
+//! | AUTH_DB_STARTUP_WAIT | `30s` (how long start-up retries an unreachable database) |
 //!
 //! An empty value counts as unset. Secrets are read here and nowhere else.
 
@@ -76,6 +77,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub pool_size: u32,
     pub db_timeout: StdDuration,
+    pub db_startup_wait: StdDuration,
     /// Warnings to log once the logger runs (e.g. a short development secret).
     pub warnings: Vec<String>,
 }
@@ -158,10 +160,15 @@ impl Config {
         )?;
         let trusted_proxies = env.parse("AUTH_TRUSTED_PROXIES", Vec::new(), parse_networks)?;
         let pool_size = env.parse("AUTH_DB_POOL_SIZE", 10, |v| positive(v, 10_000))?;
-        let db_timeout = env.parse("AUTH_DB_TIMEOUT", StdDuration::from_secs(3), |v| {
-            let d = positive_duration(v)?;
-            d.to_std().map_err(|e| e.to_string())
-        })?;
+        let db_timeout = env.parse(
+            "AUTH_DB_TIMEOUT",
+            StdDuration::from_secs(3),
+            positive_std_duration,
+        )?;
+        let db_startup_wait =
+            env.parse("AUTH_DB_STARTUP_WAIT", StdDuration::from_secs(30), |v| {
+                parse_duration(v)?.to_std().map_err(|e| e.to_string())
+            })?;
 
         Ok(Self {
             environment,
@@ -178,6 +185,7 @@ impl Config {
             trusted_proxies,
             pool_size,
             db_timeout,
+            db_startup_wait,
             warnings,
         })
     }
@@ -306,6 +314,10 @@ fn positive_duration(v: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".to_owned());
     }
     Ok(d)
+}
+
+fn positive_std_duration(v: &str) -> Result<StdDuration, String> {
+    positive_duration(v)?.to_std().map_err(|e| e.to_string())
 }
 
 fn parse_networks(v: &str) -> Result<Vec<IpNet>, String> {

@@ -21,9 +21,6 @@ use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::{openapi, routes};
 
-/// How long start-up waits for the database before giving up.
-pub const DB_STARTUP_WAIT: Duration = Duration::from_secs(30);
-
 /// Why the server (or a CLI command) could not start: one line each.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -142,8 +139,8 @@ fn development_secret(path: &Path) -> io::Result<String> {
 }
 
 /// Connect, retrying for `wait`, then apply or check the migrations as configured.
-pub fn prepare_database(config: &Config, wait: Duration) -> Result<(), StartupError> {
-    let mut conn = connect_with_retry(&config.database_url, wait)?;
+pub fn prepare_database(config: &Config) -> Result<(), StartupError> {
+    let mut conn = connect_with_retry(&config.database_url, config.db_startup_wait)?;
     let url = config.database_url.redacted();
     if config.auto_migrate {
         let applied = migrations::run_pending(&mut conn).map_err(|e| StartupError::Migration {
@@ -282,7 +279,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let hasher = PasswordHasher::new(config.bcrypt_cost)?;
     let prepare_config = web::Data::new(config);
     let config = prepare_config.clone();
-    web::block(move || prepare_database(&prepare_config, DB_STARTUP_WAIT))
+    web::block(move || prepare_database(&prepare_config))
         .await
         .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
 

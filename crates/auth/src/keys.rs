@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
+};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 
 /// Below this many bytes an HMAC secret is weak (RFC 7518 §3.2: at least the hash size).
@@ -149,9 +152,16 @@ impl KeySet {
                 _ => DecodingKey::from_ed_pem(pem),
             }
             .map_err(bad)?;
-            let (kid, jwk, key) =
-                published(Jwk::from_decoding_key(&key, Some(algorithm)).map_err(bad)?)
-                    .map_err(bad)?;
+            let jwk = Jwk::from_decoding_key(&key, Some(algorithm)).map_err(bad)?;
+            // The EC PEM parser takes any curve; ES256 is P-256 only (RFC 7518 §3.4).
+            let curve_fits = match &jwk.algorithm {
+                AlgorithmParameters::EllipticCurve(ec) => ec.curve == EllipticCurve::P256,
+                _ => true,
+            };
+            if !curve_fits {
+                return Err(bad(ErrorKind::InvalidEcdsaKey.into()));
+            }
+            let (kid, jwk, key) = published(jwk).map_err(bad)?;
             if by_kid.insert(kid, key).is_none() {
                 jwks.keys.push(jwk);
             }

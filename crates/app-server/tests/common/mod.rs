@@ -1,0 +1,462 @@
+//! A real server per test: the `app-server` binary spawned on a free loopback
+//! port against the test's own database (an SQLite file or a PostgreSQL
+//! schema), spoken to over HTTP, and stopped with SIGTERM.
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use test_support::TestDb;
+
+/// The HMAC secret every test server signs with, so tests can forge tokens.
+pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const BIN: &str = env!("CARGO_BIN_EXE_app-server");
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    env: Vec<(String, String)>,
+    dir: tempfile::TempDir,
+    client: Client,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The environment of a test server: the contract's defaults except a fixed
+/// secret, bcrypt cost 4, the test database and a free port.
+pub fn server_env(
+    db: &TestDb,
+    dir: &Path,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("DATABASE_URL", db.url_string()),
+        ("AUTH_DATA_DIR", dir.join("data").display().to_string()),
+        ("AUTH_BIND", format!("127.0.0.1:{port}")),
+        ("AUTH_WORKERS", "2".to_owned()),
+        ("AUTH_BCRYPT_COST", "4".to_owned()),
+        ("AUTH_JWT_SECRET", SECRET.to_owned()),
+        ("AUTH_AUTO_MIGRATE", "true".to_owned()),
+        ("AUTH_DB_POOL_SIZE", "4".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    env
+}
+
+impl Server {
+    pub fn start(db: &TestDb) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    pub fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let env = server_env(db, dir.path(), port, extra);
+        let client = Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let mut server = Self {
+            child: None,
+            base: format!("http://127.0.0.1:{port}"),
+            env,
+            dir,
+            client,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let child = Command::new(BIN)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn app-server");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "app-server exited with {status} before serving:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(r) = self
+                .client
+                .get(self.url("/healthz"))
+                .timeout(Duration::from_millis(500))
+                .send()
+            {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "app-server did not serve in 30 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        terminate(&child);
+        child.wait().expect("wait for app-server")
+    }
+
+    /// Stop and start again on the same port and database.
+    pub fn restart(&mut self) {
+        let status = self.stop();
+        assert!(
+            status.success(),
+            "clean exit on SIGTERM: {status}\n{}",
+            self.log()
+        );
+        self.spawn();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Resp::from(req.send().expect("request reaches the server"))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, None, Some(&body))
+    }
+
+    pub fn post_auth(&self, path: &str, token: &str, body: Option<Value>) -> Resp {
+        self.request(Method::POST, path, Some(token), body.as_ref())
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(Method::GET, path, token, None)
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.request(Method::PATCH, path, Some(token), Some(&body))
+    }
+
+    /// POST a raw body with the given content type (or none).
+    pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &'static [u8]) -> Resp {
+        let mut req = self.client.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        Resp::from(req.send().expect("request reaches the server"))
+    }
+
+    pub fn register(&self, username: &str, password: &str) -> Value {
+        let r = self.post(
+            "/api/register/",
+            json!({ "username": username, "password": password }),
+        );
+        assert_eq!(r.status, 201, "register {username}: {}", r.text);
+        r.body
+    }
+
+    /// (access, refresh) of a new session.
+    pub fn login(&self, username: &str, password: &str) -> (String, String) {
+        let r = self.post(
+            "/api/token/",
+            json!({ "username": username, "password": password }),
+        );
+        assert_eq!(r.status, 200, "login {username}: {}", r.text);
+        (r.str("access"), r.str("refresh"))
+    }
+
+    /// Register and log in: (id, access, refresh).
+    pub fn user(&self, username: &str) -> (i64, String, String) {
+        let id = self.register(username, PASSWORD)["id"]
+            .as_i64()
+            .expect("id");
+        let (access, refresh) = self.login(username, PASSWORD);
+        (id, access, refresh)
+    }
+
+    /// An admin made with the CLI, logged in: (id, access).
+    pub fn admin(&self, username: &str) -> (i64, String) {
+        let out = self.cli(
+            &["create-user", username, "--admin"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        assert!(out.status.success(), "create-user: {}", out.stderr);
+        let (access, _) = self.login(username, PASSWORD);
+        let id = self.get("/api/me/", Some(&access)).body["id"]
+            .as_i64()
+            .expect("id");
+        (id, access)
+    }
+
+    /// Run an `app-server` subcommand with this server's environment.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_cli(&self.env, self.dir.path(), args, stdin)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            terminate(&child);
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn terminate(child: &Child) {
+    signal(child.id(), "TERM");
+}
+
+/// Send a signal with kill(1): the workspace forbids unsafe code, tests included.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success() || name == "TERM", "kill -{name} {pid}");
+}
+
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run_cli(env: &[(String, String)], dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn app-server");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("app-server output");
+    Output {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A response, read in full.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl From<reqwest::blocking::Response> for Resp {
+    fn from(r: reqwest::blocking::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+}
+
+impl Resp {
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.text))
+            .to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The status, and the contract's envelope with this code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        assert_eq!(self.body["code"], code, "code of {}", self.text);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "a human detail in {}",
+            self.text
+        );
+        let keys: Vec<&String> = self.body.as_object().expect("an object").keys().collect();
+        assert!(
+            keys.iter()
+                .all(|k| ["detail", "code", "fields"].contains(&k.as_str())),
+            "envelope keys only: {keys:?}"
+        );
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "JSON error body"
+        );
+        self
+    }
+
+    /// A 400 whose `fields` names `field`.
+    #[track_caller]
+    pub fn assert_field_error(&self, field: &str) -> &Self {
+        self.assert_error(400, "invalid");
+        let messages = self.body["fields"][field]
+            .as_array()
+            .unwrap_or_else(|| panic!("fields.{field} in {}", self.text));
+        assert!(
+            !messages.is_empty() && messages.iter().all(Value::is_string),
+            "messages for {field}: {}",
+            self.text
+        );
+        self
+    }
+
+    /// 401 `token_not_valid` with the RFC 6750 challenge.
+    #[track_caller]
+    pub fn assert_token_not_valid(&self) -> &Self {
+        self.assert_error(401, "token_not_valid");
+        let challenge = self.header("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer realm=\"api\""),
+            "challenge {challenge:?}"
+        );
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "challenge {challenge:?}"
+        );
+        self
+    }
+}
+
+/// The claims of a token, decoded without checking (the server checks).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+pub fn header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON header")
+}
+
+/// Sign arbitrary claims with the test secret.
+pub fn forge(claims: &Value) -> String {
+    forge_with(
+        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        SECRET.as_bytes(),
+    )
+}
+
+pub fn forge_with(header: jsonwebtoken::Header, claims: &Value, key: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key),
+    )
+    .expect("sign")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
