@@ -1,0 +1,351 @@
+//! Registration and the current user's account, through the real server on
+//! SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{Server, PASSWORD};
+use serde_json::{json, Value};
+use test_support::{backend_tests, TestDb};
+
+/// The contract's user object: exactly these keys, the right types, no hash.
+#[track_caller]
+fn assert_user_shape(user: &Value) {
+    let mut keys: Vec<&str> = user
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "date_joined",
+            "email",
+            "id",
+            "is_active",
+            "is_admin",
+            "last_login",
+            "username"
+        ]
+    );
+    assert!(user["id"].is_i64(), "id is an integer: {user}");
+    assert!(user["email"].is_string() || user["email"].is_null());
+    assert!(user["is_admin"].is_boolean() && user["is_active"].is_boolean());
+    for field in ["date_joined", "last_login"] {
+        match &user[field] {
+            Value::Null if field == "last_login" => {}
+            Value::String(s) => {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap_or_else(|e| panic!("{field} {s:?} is RFC 3339: {e}"));
+            }
+            other => panic!("{field} is an RFC 3339 string: {other}"),
+        }
+    }
+    let text = user.to_string();
+    assert!(
+        !text.contains("$2b$") && !text.contains("password"),
+        "no hash: {text}"
+    );
+}
+
+fn register_returns_the_new_user(db: &TestDb) {
+    let s = Server::start(db);
+    let r = s.post(
+        "/api/register/",
+        json!({"username": "alice", "password": PASSWORD}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_user_shape(&r.body);
+    assert_eq!(r.body["username"], "alice");
+    assert_eq!(r.body["email"], Value::Null);
+    assert_eq!(
+        (r.body["is_active"].clone(), r.body["is_admin"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(r.body["last_login"], Value::Null);
+
+    let r = s.post(
+        "/api/register/",
+        json!({"username": "bob", "password": PASSWORD, "email": "bob@example.com"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["email"], "bob@example.com");
+    // email is not unique
+    let r = s.post(
+        "/api/register/",
+        json!({"username": "bob2", "password": PASSWORD, "email": "bob@example.com"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["id"].as_i64() > Some(1));
+}
+
+fn register_refuses_taken_usernames(db: &TestDb) {
+    let s = Server::start(db);
+    s.register("alice", PASSWORD);
+    s.post(
+        "/api/register/",
+        json!({"username": "alice", "password": "another fine password"}),
+    )
+    .assert_error(409, "username_taken");
+    // compared case-sensitively, as Django does
+    assert_eq!(
+        s.post(
+            "/api/register/",
+            json!({"username": "Alice", "password": PASSWORD})
+        )
+        .status,
+        201
+    );
+    s.post(
+        "/api/token/",
+        json!({"username": "ALICE", "password": PASSWORD}),
+    )
+    .assert_error(401, "no_active_account");
+}
+
+fn register_applies_the_password_policy(db: &TestDb) {
+    let s = Server::start(db);
+    let refused = |username: &str, password: &str| {
+        let r = s.post(
+            "/api/register/",
+            json!({"username": username, "password": password}),
+        );
+        r.assert_field_error("password");
+        r.body["fields"]["password"].to_string()
+    };
+    assert!(refused("u1", "Zq9!xT2").contains("short"), "7 characters");
+    assert!(refused("u1", &"x".repeat(73)).contains("long"), "73 bytes");
+    assert!(
+        refused("u1", &"€".repeat(25)).contains("long"),
+        "25 characters but 75 bytes"
+    );
+    assert!(
+        refused("longusername", "LongUserName").contains("similar"),
+        "equal to the username"
+    );
+    for common in ["password", "12345678", "qwertyuiop", "Password1"] {
+        assert!(
+            refused("u1", common).contains("common"),
+            "{common} is common"
+        );
+    }
+    for (i, ok) in ["Zq9!xT2#", &"ab".repeat(36), "éééééééé", "correct horse"]
+        .iter()
+        .enumerate()
+    {
+        let r = s.post(
+            "/api/register/",
+            json!({"username": format!("ok{i}"), "password": ok}),
+        );
+        assert_eq!(r.status, 201, "{ok:?} is allowed: {}", r.text);
+    }
+}
+
+fn register_validates_username_and_email(db: &TestDb) {
+    let s = Server::start(db);
+    for bad in [
+        "",
+        "with space",
+        "semi;colon",
+        "tab\tname",
+        &"u".repeat(151),
+    ] {
+        s.post(
+            "/api/register/",
+            json!({"username": bad, "password": PASSWORD}),
+        )
+        .assert_field_error("username");
+    }
+    for (i, good) in ["Zoë", "用户", "a.b+c-d_e@f", &"u".repeat(150)]
+        .iter()
+        .enumerate()
+    {
+        let r = s.post(
+            "/api/register/",
+            json!({"username": good, "password": format!("{PASSWORD} {i}")}),
+        );
+        assert_eq!(r.status, 201, "{good:?}: {}", r.text);
+    }
+    for bad in [
+        "no-at",
+        "two@@example.com",
+        "a@b@c",
+        "@example.com",
+        "a@",
+        &format!("{}@b.c", "a".repeat(251)),
+    ] {
+        s.post(
+            "/api/register/",
+            json!({"username": "eve", "password": PASSWORD, "email": bad}),
+        )
+        .assert_field_error("email");
+    }
+    s.post(
+        "/api/register/",
+        json!({"username": "eve", "password": PASSWORD, "email": 5}),
+    )
+    .assert_field_error("email");
+    s.post("/api/register/", json!({"username": "eve"}))
+        .assert_field_error("password");
+    s.post("/api/register/", json!({"password": PASSWORD}))
+        .assert_field_error("username");
+    s.post(
+        "/api/register/",
+        json!({"username": ["eve"], "password": PASSWORD}),
+    )
+    .assert_field_error("username");
+    s.post_raw("/api/register/", Some("text/plain"), b"{}")
+        .assert_error(415, "unsupported_media_type");
+    s.post_raw("/api/register/", Some("application/json"), b"{nope")
+        .assert_error(400, "invalid");
+}
+
+fn registration_can_be_turned_off(db: &TestDb) {
+    let s = Server::start_with(db, &[("AUTH_ALLOW_REGISTRATION", "false")]);
+    s.post(
+        "/api/register/",
+        json!({"username": "alice", "password": PASSWORD}),
+    )
+    .assert_error(403, "permission_denied");
+    // the CLI still creates users
+    let (_, access) = s.admin("root");
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+}
+
+fn me_returns_the_current_user(db: &TestDb) {
+    let s = Server::start(db);
+    let (id, access, _) = s.user("alice");
+    let r = s.get("/api/me/", Some(&access));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_user_shape(&r.body);
+    assert_eq!(
+        (r.body["id"].as_i64(), r.body["username"].as_str()),
+        (Some(id), Some("alice"))
+    );
+    let r = s.get("/api/me/", None);
+    r.assert_error(401, "not_authenticated");
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Bearer realm=\"api\"")
+    );
+}
+
+fn logins_update_last_login(db: &TestDb) {
+    let s = Server::start(db);
+    s.register("alice", PASSWORD);
+    let (access, _) = s.login("alice", PASSWORD);
+    let first = s.get("/api/me/", Some(&access)).body["last_login"]
+        .as_str()
+        .expect("set by the login")
+        .to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (access, _) = s.login("alice", PASSWORD);
+    let second = s.get("/api/me/", Some(&access)).body["last_login"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    assert!(parse(&second) > parse(&first), "{first} then {second}");
+    // a failed login changes nothing
+    s.post(
+        "/api/token/",
+        json!({"username": "alice", "password": "wrong password"}),
+    );
+    assert_eq!(s.get("/api/me/", Some(&access)).body["last_login"], second);
+}
+
+fn password_change_revokes_every_session(db: &TestDb) {
+    let s = Server::start(db);
+    let (_, access1, refresh1) = s.user("alice");
+    let (access2, refresh2) = s.login("alice", PASSWORD);
+    let (_, bob_access, _) = s.user("bob");
+    let new = "a brand new passphrase";
+    let r = s.post_auth(
+        "/api/me/password/",
+        &access1,
+        Some(json!({"old_password": PASSWORD, "new_password": new})),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(r.text.is_empty());
+    for refresh in [&refresh1, &refresh2] {
+        s.post("/api/token/refresh/", json!({"refresh": refresh}))
+            .assert_token_not_valid();
+    }
+    for access in [&access1, &access2] {
+        s.get("/api/me/", Some(access)).assert_token_not_valid();
+    }
+    assert_eq!(
+        s.get("/api/me/", Some(&bob_access)).status,
+        200,
+        "other users keep their sessions"
+    );
+    s.post(
+        "/api/token/",
+        json!({"username": "alice", "password": PASSWORD}),
+    )
+    .assert_error(401, "no_active_account");
+    let (access, _) = s.login("alice", new);
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+}
+
+fn password_change_checks_both_passwords(db: &TestDb) {
+    let s = Server::start(db);
+    let (_, access, _) = s.user("alice");
+    let change = |body: Value| s.post_auth("/api/me/password/", &access, Some(body));
+    change(json!({"old_password": "not my password", "new_password": "a brand new passphrase"}))
+        .assert_field_error("old_password");
+    change(json!({"old_password": PASSWORD, "new_password": "short"}))
+        .assert_field_error("new_password");
+    change(json!({"old_password": PASSWORD, "new_password": "password"}))
+        .assert_field_error("new_password");
+    change(json!({"old_password": PASSWORD, "new_password": "alice"}))
+        .assert_field_error("new_password");
+    change(json!({"old_password": PASSWORD, "new_password": "x".repeat(73)}))
+        .assert_field_error("new_password");
+    change(json!({"old_password": PASSWORD})).assert_field_error("new_password");
+    change(json!({"new_password": "a brand new passphrase"})).assert_field_error("old_password");
+    // nothing above changed anything
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+    s.login("alice", PASSWORD);
+    s.request(
+        reqwest::Method::POST,
+        "/api/me/password/",
+        None,
+        Some(&json!({"old_password": PASSWORD, "new_password": "x y z w v u"})),
+    )
+    .assert_error(401, "not_authenticated");
+}
+
+fn logout_all_revokes_every_session(db: &TestDb) {
+    let s = Server::start(db);
+    let (_, access1, refresh1) = s.user("alice");
+    let (access2, refresh2) = s.login("alice", PASSWORD);
+    let r = s.post_auth("/api/logout/all/", &access1, None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    for refresh in [&refresh1, &refresh2] {
+        s.post("/api/token/refresh/", json!({"refresh": refresh}))
+            .assert_token_not_valid();
+    }
+    s.get("/api/me/", Some(&access2)).assert_token_not_valid();
+    s.post_auth("/api/logout/all/", &access2, None)
+        .assert_token_not_valid();
+    s.request(reqwest::Method::POST, "/api/logout/all/", None, None)
+        .assert_error(401, "not_authenticated");
+    // logging in again starts afresh
+    let (access, _) = s.login("alice", PASSWORD);
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+}
+
+backend_tests!(
+    register_returns_the_new_user,
+    register_refuses_taken_usernames,
+    register_applies_the_password_policy,
+    register_validates_username_and_email,
+    registration_can_be_turned_off,
+    me_returns_the_current_user,
+    logins_update_last_login,
+    password_change_revokes_every_session,
+    password_change_checks_both_passwords,
+    logout_all_revokes_every_session,
+);
