@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite, as the README gives it:
+#   1. every crate's unit and integration tests, each PostgreSQL test against a
+#      throwaway cluster started here on loopback (and stopped on exit);
+#   2. the stack tests: the production topology (PostgreSQL, migrate, several
+#      app-server replicas, nginx) on loopback, exercised through nginx.
+#
+# Env: TEST_DATABASE_URL to use an existing cluster instead of starting one;
+# SKIP_STACK=1 runs only step 1 (for quick local iterations; CI runs both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  PG_DIR=$(mktemp -d /tmp/auth-test-pg.XXXXXX)
+  chmod 755 "$PG_DIR"
+  cleanup() { scripts/pg-cluster.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"; }
+  trap cleanup EXIT
+  TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$PG_DIR" "$(free_port)")
+  export TEST_DATABASE_URL
+fi
+echo "test.sh: PostgreSQL for tests at $TEST_DATABASE_URL"
+
+cargo test --workspace --locked
+
+if [ "${SKIP_STACK:-0}" != 1 ]; then
+  scripts/stack-test.sh
+fi
+echo "test.sh: all tests passed"
