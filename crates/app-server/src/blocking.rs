@@ -1,28 +1,33 @@
-//! Blocking work off the async workers: every diesel call and every bcrypt
-//! hash runs on actix's blocking thread pool.
+//! Blocking work off the async workers: diesel calls on actix's blocking
+//! threads, bcrypt on a pool of its own.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use auth::{PasswordHasher, SecretString};
 use domain::{DbConnection, Pool};
-use tokio::sync::Semaphore;
 
 use crate::errors::ApiError;
 
-/// The pool, used only from blocking threads.
+/// The connection pool, used only from blocking threads.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    timeout: Duration,
 }
 
 impl Db {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    /// `timeout` bounds each call's wait for the database, queueing included.
+    pub fn new(pool: Pool, timeout: Duration) -> Self {
+        Self { pool, timeout }
     }
 
-    /// Check out a connection (waiting at most the pool's checkout timeout)
-    /// and run `f` with it, all on a blocking thread.
+    /// Check out a connection and run `f` with it, on a blocking thread.
+    ///
+    /// The deadline starts now, not when a blocking thread picks the call up:
+    /// with the database down or saturated, calls queued behind a waiting one
+    /// fail at their own deadline with 503 instead of waiting in turn.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -30,41 +35,55 @@ impl Db {
         E: Into<ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let deadline = Instant::now() + self.timeout;
         web::block(move || {
-            let mut conn = pool.get()?;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ApiError::unavailable(
+                    "no database connection within AUTH_DB_TIMEOUT",
+                ));
+            }
+            let mut conn = pool.get_timeout(remaining)?;
             f(&mut conn).map_err(Into::into)
         })
         .await?
     }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
 }
 
-/// bcrypt with at most one hash per core at a time: more would only queue in
-/// the scheduler and starve the database calls that share the blocking pool.
+/// bcrypt on its own threads, one per core: a hash takes a core for tens to
+/// hundreds of milliseconds, and must neither stall the async workers nor
+/// occupy the few blocking threads that the database calls need.
 #[derive(Clone)]
 pub struct Hashing {
     hasher: Arc<PasswordHasher>,
-    permits: Arc<Semaphore>,
+    threads: Arc<rayon::ThreadPool>,
 }
 
 impl Hashing {
-    pub fn new(hasher: PasswordHasher, concurrency: usize) -> Self {
-        Self {
+    pub fn new(hasher: PasswordHasher, threads: usize) -> std::io::Result<Self> {
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("bcrypt-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Self {
             hasher: Arc::new(hasher),
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-        }
+            threads: Arc::new(threads),
+        })
     }
 
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let hasher = Arc::clone(&self.hasher);
-        Ok(web::block(move || f(&hasher)).await?)
+        self.threads.spawn(move || {
+            // The receiver is gone only if the client went away; nothing to do then.
+            let _ = tx.send(f(&hasher));
+        });
+        rx.await
+            .map_err(|_| ApiError::internal("a bcrypt job ended without a result"))
     }
 
     pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {

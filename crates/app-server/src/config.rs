@@ -23,7 +23,7 @@
 //! | AUTH_AUTO_MIGRATE | `true` for SQLite, `false` for PostgreSQL |
 //! | AUTH_ENV | `development` |
 //! | AUTH_TRUSTED_PROXIES | none |
-//! | AUTH_DB_POOL_SIZE | `10` |
+//! | AUTH_DB_POOL_SIZE | `10` for PostgreSQL, 2 × AUTH_WORKERS for SQLite |
 //! | AUTH_DB_TIMEOUT | `3s` (pool checkout: how long a request waits for the database) |
 //! | AUTH_DB_STARTUP_WAIT | `30s` (how long start-up retries an unreachable database) |
 //!
@@ -159,7 +159,13 @@ impl Config {
             parse_bool,
         )?;
         let trusted_proxies = env.parse("AUTH_TRUSTED_PROXIES", Vec::new(), parse_networks)?;
-        let pool_size = env.parse("AUTH_DB_POOL_SIZE", 10, |v| positive(v, 10_000))?;
+        // SQLite has one writer and answers reads in microseconds: a connection
+        // per blocking thread, two per worker, is plenty.
+        let default_pool = match database_url.backend() {
+            Backend::Postgres => 10,
+            Backend::Sqlite => u32::try_from(2 * workers).unwrap_or(u32::MAX),
+        };
+        let pool_size = env.parse("AUTH_DB_POOL_SIZE", default_pool, |v| positive(v, 10_000))?;
         let db_timeout = env.parse(
             "AUTH_DB_TIMEOUT",
             StdDuration::from_secs(3),
@@ -264,6 +270,11 @@ pub fn secret_weakness(secret: &[u8]) -> Option<String> {
     if distinct < 8 {
         return Some("repeats too few distinct characters".to_owned());
     }
+    // The placeholder of .env.example, left unedited.
+    let lower = String::from_utf8_lossy(secret).to_ascii_lowercase();
+    if lower.contains("change-me") || lower.contains("changeme") {
+        return Some("is still a placeholder (it says CHANGE-ME)".to_owned());
+    }
     None
 }
 
@@ -330,4 +341,175 @@ fn parse_networks(v: &str) -> Result<Vec<IpNet>, String> {
                 .map_err(|_| format!("{s:?} is not an IP address or CIDR network"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The parsing rules and the defaults of API.md's table, which the binary
+    //! tests cannot all observe (a 30-day session, leeway 0, ...).
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, EnvError> {
+        Config::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn durations_are_seconds_or_a_number_with_a_unit() {
+        for (text, seconds) in [
+            ("0", 0),
+            ("90", 90),
+            ("90s", 90),
+            ("5m", 300),
+            ("12h", 43_200),
+            ("1d", 86_400),
+            ("30d", 2_592_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::seconds(seconds)),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "s",
+            "-1",
+            "5x",
+            "1.5m",
+            "abc",
+            " 5m",
+            "5 m",
+            "+5",
+            "5ms",
+            "99999999999d",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text:?} is refused");
+        }
+    }
+
+    #[test]
+    fn booleans_take_the_usual_spellings_only() {
+        for t in ["true", "TRUE", "1", "yes", "on"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["false", "False", "0", "no", "off"] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        for bad in ["maybe", "", "2", "y"] {
+            assert!(parse_bool(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_need_32_bytes_and_some_variety() {
+        assert!(secret_weakness(&[b'x'; 31]).is_some());
+        assert!(secret_weakness(b"0123456789abcdefghijklmnopqrstu").is_some());
+        assert!(secret_weakness(b"0123456789abcdefghijklmnopqrstuv").is_none());
+        assert!(secret_weakness(&[b'a'; 64]).is_some(), "one repeated byte");
+        assert!(secret_weakness("é".repeat(16).as_bytes()).is_some());
+    }
+
+    #[test]
+    fn defaults_are_those_of_the_contract() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("data/auth.db"))
+        );
+        assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
+        assert_eq!(
+            c.workers,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        assert_eq!(c.tokens.algorithm, Algorithm::HS256);
+        assert_eq!(c.tokens.access_lifetime, Duration::minutes(5));
+        assert_eq!(c.tokens.refresh_lifetime, Duration::days(1));
+        assert_eq!(c.tokens.session_lifetime, Duration::days(30));
+        assert_eq!(c.tokens.leeway, 0);
+        assert!(c.tokens.rotate_refresh_tokens);
+        assert_eq!(c.tokens.issuer, None);
+        assert_eq!(c.tokens.audience, None);
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.login_max_failures, 10);
+        assert!(c.allow_registration);
+        assert!(c.auto_migrate, "SQLite migrates by default");
+        assert!(
+            matches!(c.keys, KeyConfig::GeneratedSecret(ref p) if p == Path::new("data/jwt-secret"))
+        );
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_data_dir_moves_the_embedded_database_and_the_secret() {
+        let c = config(&[("AUTH_DATA_DIR", "/var/lib/auth")]).expect("valid");
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/auth/auth.db"))
+        );
+        assert!(
+            matches!(c.keys, KeyConfig::GeneratedSecret(ref p) if p == Path::new("/var/lib/auth/jwt-secret"))
+        );
+    }
+
+    #[test]
+    fn postgres_is_not_migrated_by_default() {
+        let c = config(&[("DATABASE_URL", "postgres://db/auth")]).expect("valid");
+        assert!(!c.auto_migrate);
+        let c = config(&[
+            ("DATABASE_URL", "postgres://db/auth"),
+            ("AUTH_AUTO_MIGRATE", "true"),
+        ])
+        .expect("valid");
+        assert!(c.auto_migrate);
+    }
+
+    #[test]
+    fn an_empty_value_counts_as_unset() {
+        let c = config(&[("AUTH_BCRYPT_COST", ""), ("AUTH_JWT_ISSUER", "")]).expect("valid");
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.tokens.issuer, None);
+    }
+
+    #[test]
+    fn a_short_secret_is_a_warning_in_development_and_an_error_in_production() {
+        let c = config(&[("AUTH_JWT_SECRET", "short")]).expect("development starts");
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("AUTH_JWT_SECRET"));
+        assert!(
+            !c.warnings[0].contains("short\""),
+            "the secret is not quoted"
+        );
+        let e = config(&[("AUTH_ENV", "production"), ("AUTH_JWT_SECRET", "short")])
+            .expect_err("production refuses");
+        assert_eq!(e.variable, "AUTH_JWT_SECRET");
+        assert!(!e.to_string().contains("short\""));
+    }
+
+    #[test]
+    fn errors_name_their_variable() {
+        for (name, value) in [
+            ("AUTH_BIND", "nonsense"),
+            ("AUTH_WORKERS", "0"),
+            ("AUTH_JWT_ALGORITHM", "none"),
+            ("AUTH_JWT_LEEWAY", "-1"),
+            ("AUTH_ACCESS_TOKEN_LIFETIME", "0"),
+            ("AUTH_SESSION_LIFETIME", "0s"),
+            ("AUTH_BCRYPT_COST", "3"),
+            ("AUTH_BCRYPT_COST", "32"),
+            ("AUTH_LOGIN_MAX_FAILURES", "0"),
+            ("AUTH_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("AUTH_TRUSTED_PROXIES", "10.0.0.1,nope"),
+            ("AUTH_DB_POOL_SIZE", "0"),
+            ("AUTH_DB_TIMEOUT", "0"),
+            ("AUTH_DB_STARTUP_WAIT", "later"),
+        ] {
+            let e = config(&[(name, value)]).expect_err(value);
+            assert_eq!(e.variable, name, "{name}={value}");
+            assert!(e.to_string().contains(name));
+        }
+    }
 }

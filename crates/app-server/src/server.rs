@@ -210,15 +210,20 @@ pub fn pool(config: &Config) -> Pool {
 }
 
 /// Everything the handlers share.
-pub fn build_state(config: &Config, pool: Pool, keys: KeySet, hasher: PasswordHasher) -> AppState {
+pub fn build_state(
+    config: &Config,
+    pool: Pool,
+    keys: KeySet,
+    hasher: PasswordHasher,
+) -> Result<AppState, StartupError> {
     let jwks_json =
         Bytes::from(serde_json::to_vec(keys.jwks()).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec()));
     let authority = Authority::new(TokenCodec::new(keys, &config.tokens), config.tokens.clone());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    AppState {
-        db: Db::new(pool),
+    Ok(AppState {
+        db: Db::new(pool, config.db_timeout),
         authority: Arc::new(authority),
-        hashing: Hashing::new(hasher, cores),
+        hashing: Hashing::new(hasher, cores)?,
         throttle: Arc::new(LoginThrottle {
             max_username_failures: config.login_max_failures,
             ..LoginThrottle::default()
@@ -227,7 +232,7 @@ pub fn build_state(config: &Config, pool: Pool, keys: KeySet, hasher: PasswordHa
         trusted_proxies: config.trusted_proxies.clone(),
         metrics: Metrics::new(),
         jwks_json,
-    }
+    })
 }
 
 /// The application: routes, body limits, error envelopes, metrics and the
@@ -283,7 +288,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
 
-    let state = web::Data::new(build_state(&config, pool(&config), keys, hasher));
+    let state = web::Data::new(build_state(&config, pool(&config), keys, hasher)?);
     let openapi_json = web::Data::new(Bytes::from(openapi::document_json()));
     log::info!(
         "serving on http://{} with {} workers, database {}",
@@ -294,6 +299,14 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     HttpServer::new(move || build_app(state.clone(), openapi_json.clone()))
         .workers(config.workers)
         .shutdown_timeout(30)
+        // Blocking threads beyond the connections a worker can use only wait
+        // on the pool, and every idle one costs a thread wake-up per call.
+        .worker_max_blocking_threads(
+            config
+                .pool_size
+                .div_ceil(config.workers.max(1) as u32)
+                .max(1) as usize,
+        )
         .bind(config.bind)
         .map_err(|source| StartupError::Bind {
             addr: config.bind.to_string(),

@@ -21,9 +21,11 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-/// Run the same query expression on the concrete connection inside, for the
-/// clauses diesel's `MultiBackend` cannot render (`RETURNING`, `ON CONFLICT`);
-/// the query builder types are backend-neutral, so the expression is written once.
+/// Run the same query expression on the concrete connection inside. Every
+/// query goes through here: diesel's `MultiBackend` cannot render `RETURNING`
+/// or `ON CONFLICT`, and it rebuilds and re-prepares the SQL of every query it
+/// runs, where the concrete connections cache prepared statements. The query
+/// builder types are backend-neutral, so each expression is written once.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -147,7 +149,7 @@ pub enum Backend {
 impl DbConnection {
     /// A round trip to the server: does the database answer?
     pub fn check_alive(&mut self) -> diesel::QueryResult<()> {
-        self.batch_execute("SELECT 1")
+        on_backend!(self, |c| c.batch_execute("SELECT 1"))
     }
 
     pub fn backend(&self) -> Backend {
@@ -254,8 +256,9 @@ pub fn build_pool(url: DatabaseUrl, options: &PoolOptions) -> Pool {
         .min_idle(Some(0))
         .connection_timeout(options.checkout_timeout)
         // A PostgreSQL restart leaves dead sockets in the pool; the ping on
-        // checkout replaces them instead of failing one request each.
-        .test_on_check_out(true)
+        // checkout replaces them instead of failing one request each. An
+        // SQLite connection is a file handle that cannot go stale.
+        .test_on_check_out(url.backend() == Backend::Postgres)
         .error_handler(Box::new(LogPoolErrors))
         .build_unchecked(ConnectionManager::new(url))
 }

@@ -39,19 +39,19 @@ pub fn current_window(
     now: Timestamp,
     window: Duration,
 ) -> QueryResult<Option<FailureWindow>> {
-    login_failures::table
+    on_backend!(conn, |c| login_failures::table
         .filter(login_failures::scope.eq(scope.as_str()))
         .filter(login_failures::subject.eq(subject))
         .filter(login_failures::window_start.gt(now - window))
         .select((login_failures::window_start, login_failures::failures))
-        .first::<(Timestamp, i32)>(conn)
-        .optional()
-        .map(|row| {
-            row.map(|(started_at, failures)| FailureWindow {
-                started_at,
-                failures,
-            })
+        .first::<(Timestamp, i32)>(c)
+        .optional())
+    .map(|row| {
+        row.map(|(started_at, failures)| FailureWindow {
+            started_at,
+            failures,
         })
+    })
 }
 
 /// Count one failure: a stale window is dropped and a new one starts now.
@@ -63,13 +63,13 @@ pub fn record_failure(
     window: Duration,
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
-        diesel::delete(
+        on_backend!(conn, |c| diesel::delete(
             login_failures::table
                 .filter(login_failures::scope.eq(scope.as_str()))
                 .filter(login_failures::subject.eq(subject))
                 .filter(login_failures::window_start.le(now - window)),
         )
-        .execute(conn)?;
+        .execute(c))?;
         let upsert = diesel::insert_into(login_failures::table)
             .values((
                 login_failures::scope.eq(scope.as_str()),
@@ -91,6 +91,8 @@ pub fn delete_expired(
     now: Timestamp,
     window: Duration,
 ) -> QueryResult<usize> {
-    diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window)))
-        .execute(conn)
+    on_backend!(conn, |c| diesel::delete(
+        login_failures::table.filter(login_failures::window_start.le(now - window))
+    )
+    .execute(c))
 }

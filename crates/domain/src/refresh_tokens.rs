@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, TokenId};
+use crate::on_backend;
 use crate::schema::refresh_tokens;
 use crate::time::Timestamp;
 
@@ -22,18 +23,18 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn record(conn: &mut DbConnection, token: &RefreshToken) -> QueryResult<()> {
-        diesel::insert_into(refresh_tokens::table)
+        on_backend!(conn, |c| diesel::insert_into(refresh_tokens::table)
             .values(token)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
     pub fn find(conn: &mut DbConnection, jti: &TokenId) -> QueryResult<Option<RefreshToken>> {
-        refresh_tokens::table
+        on_backend!(conn, |c| refresh_tokens::table
             .find(jti)
             .select(RefreshToken::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Retire a live token in one conditional UPDATE. Of several concurrent
@@ -46,7 +47,7 @@ impl RefreshToken {
         now: Timestamp,
         replaced_by: Option<&TokenId>,
     ) -> QueryResult<bool> {
-        let n = diesel::update(
+        let n = on_backend!(conn, |c| diesel::update(
             refresh_tokens::table
                 .find(jti)
                 .filter(refresh_tokens::used_at.is_null())
@@ -56,12 +57,14 @@ impl RefreshToken {
             refresh_tokens::used_at.eq(now),
             refresh_tokens::replaced_by.eq(replaced_by),
         ))
-        .execute(conn)?;
+        .execute(c))?;
         Ok(n == 1)
     }
 
     pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> QueryResult<usize> {
-        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
-            .execute(conn)
+        on_backend!(conn, |c| diesel::delete(
+            refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))
+        )
+        .execute(c))
     }
 }

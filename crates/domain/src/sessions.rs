@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, UserId};
+use crate::on_backend;
 use crate::schema::{sessions, users};
 use crate::time::Timestamp;
 use crate::users::User;
@@ -48,18 +49,18 @@ impl Session {
     }
 
     pub fn open(conn: &mut DbConnection, session: &Session) -> QueryResult<()> {
-        diesel::insert_into(sessions::table)
+        on_backend!(conn, |c| diesel::insert_into(sessions::table)
             .values(session)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
     pub fn find(conn: &mut DbConnection, id: &SessionId) -> QueryResult<Option<Session>> {
-        sessions::table
+        on_backend!(conn, |c| sessions::table
             .find(id)
             .select(Session::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// The session and its user in one query: what a protected route needs.
@@ -67,12 +68,12 @@ impl Session {
         conn: &mut DbConnection,
         id: &SessionId,
     ) -> QueryResult<Option<(Session, User)>> {
-        sessions::table
+        on_backend!(conn, |c| sessions::table
             .inner_join(users::table)
             .filter(sessions::id.eq(id))
             .select((Session::as_select(), User::as_select()))
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Revoke one family; false when it was already revoked or does not exist.
@@ -82,7 +83,7 @@ impl Session {
         at: Timestamp,
         reason: RevokeReason,
     ) -> QueryResult<bool> {
-        let n = diesel::update(
+        let n = on_backend!(conn, |c| diesel::update(
             sessions::table
                 .find(id)
                 .filter(sessions::revoked_at.is_null()),
@@ -91,7 +92,7 @@ impl Session {
             sessions::revoked_at.eq(at),
             sessions::revoked_reason.eq(reason.as_str()),
         ))
-        .execute(conn)?;
+        .execute(c))?;
         Ok(n == 1)
     }
 
@@ -102,7 +103,7 @@ impl Session {
         at: Timestamp,
         reason: RevokeReason,
     ) -> QueryResult<usize> {
-        diesel::update(
+        on_backend!(conn, |c| diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user))
                 .filter(sessions::revoked_at.is_null()),
@@ -111,11 +112,14 @@ impl Session {
             sessions::revoked_at.eq(at),
             sessions::revoked_reason.eq(reason.as_str()),
         ))
-        .execute(conn)
+        .execute(c))
     }
 
     /// Delete families past their absolute limit; their token records go with them.
     pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> QueryResult<usize> {
-        diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
+        on_backend!(conn, |c| diesel::delete(
+            sessions::table.filter(sessions::expires_at.le(now))
+        )
+        .execute(c))
     }
 }

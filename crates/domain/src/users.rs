@@ -85,38 +85,40 @@ impl User {
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
-        users::table
+        on_backend!(conn, |c| users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Usernames compare case-sensitively, as Django's default user model does.
     pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
-        users::table
+        on_backend!(conn, |c| users::table
             .filter(users::username.eq(username))
             .select(User::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// One page of users ordered by id, and the total count.
     pub fn page(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResult<(i64, Vec<User>)> {
-        let count = users::table.count().get_result(conn)?;
-        let page = users::table
-            .order(users::id.asc())
-            .limit(limit)
-            .offset(offset)
-            .select(User::as_select())
-            .load(conn)?;
-        Ok((count, page))
+        on_backend!(conn, |c| {
+            let count = users::table.count().get_result(c)?;
+            let page = users::table
+                .order(users::id.asc())
+                .limit(limit)
+                .offset(offset)
+                .select(User::as_select())
+                .load(c)?;
+            Ok((count, page))
+        })
     }
 
     pub fn record_login(conn: &mut DbConnection, id: UserId, at: Timestamp) -> QueryResult<()> {
-        diesel::update(users::table.find(id))
+        on_backend!(conn, |c| diesel::update(users::table.find(id))
             .set(users::last_login.eq(at))
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
@@ -127,12 +129,12 @@ impl User {
         hash: &str,
         at: Timestamp,
     ) -> QueryResult<bool> {
-        let n = diesel::update(users::table.find(id))
+        let n = on_backend!(conn, |c| diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(hash),
                 users::password_changed_at.eq(at),
             ))
-            .execute(conn)?;
+            .execute(c))?;
         Ok(n == 1)
     }
 

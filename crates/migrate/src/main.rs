@@ -31,6 +31,17 @@ enum Command {
     Revert,
 }
 
+/// Print a line; a closed pipe (`migrate status | head`) ends the program
+/// quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = dotenvy::dotenv();
@@ -67,20 +78,20 @@ fn run(command: Command) -> Result<(), String> {
         Command::Run => {
             let applied = migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
             if applied.is_empty() {
-                println!("no pending migrations on {}", url.redacted());
+                out!("no pending migrations on {}", url.redacted());
             }
             for name in applied {
-                println!("applied {name}");
+                out!("applied {name}");
             }
         }
         Command::Status => {
             for m in migrations::status(&mut conn).map_err(|e| e.to_string())? {
-                println!("{} {}", if m.applied { "[x]" } else { "[ ]" }, m.name);
+                out!("{} {}", if m.applied { "[x]" } else { "[ ]" }, m.name);
             }
         }
         Command::Revert => match migrations::revert_last(&mut conn).map_err(|e| e.to_string())? {
-            Some(name) => println!("reverted {name}"),
-            None => println!("nothing to revert"),
+            Some(name) => out!("reverted {name}"),
+            None => out!("nothing to revert"),
         },
     }
     Ok(())
