@@ -43,8 +43,18 @@ pub fn server_env(
     port: u16,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
+    server_env_url(&db.url_string(), dir, port, extra)
+}
+
+/// [`server_env`] for any `DATABASE_URL`, such as a dedicated PostgreSQL database.
+pub fn server_env_url(
+    database_url: &str,
+    dir: &Path,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url_string()),
+        ("DATABASE_URL", database_url.to_owned()),
         ("AUTH_DATA_DIR", dir.join("data").display().to_string()),
         ("AUTH_BIND", format!("127.0.0.1:{port}")),
         ("AUTH_WORKERS", "2".to_owned()),
@@ -70,9 +80,27 @@ impl Server {
     }
 
     pub fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Self {
+        Self::start_url(&db.url_string(), extra)
+    }
+
+    /// A server on any `DATABASE_URL`, with the test defaults of [`server_env`].
+    pub fn start_url(database_url: &str, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let env = server_env(db, dir.path(), port, extra);
+        let env = server_env_url(database_url, dir.path(), port, extra);
+        Self::start_in(dir, env, port)
+    }
+
+    /// A server with exactly `env` (nothing of the test defaults), run in a
+    /// fresh temp dir as its working directory; `env` must set AUTH_BIND to
+    /// 127.0.0.1:`port`.
+    pub fn start_env(env: Vec<(String, String)>, port: u16) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env, port)
+    }
+
+    /// [`Server::start_env`] in a working directory prepared by the test
+    /// (e.g. holding a `.env` file).
+    pub fn start_in(dir: tempfile::TempDir, env: Vec<(String, String)>, port: u16) -> Self {
         let client = Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
@@ -153,6 +181,20 @@ impl Server {
         let mut child = self.child.take().expect("running");
         terminate(&child);
         child.wait().expect("wait for app-server")
+    }
+
+    /// Wait for the process to exit by itself (e.g. after [`signal`]).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        self.child
+            .take()
+            .expect("running")
+            .wait()
+            .expect("wait for app-server")
+    }
+
+    /// The working directory of the server (and of [`Server::cli`]).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Stop and start again on the same port and database.
@@ -459,4 +501,182 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs() as i64
+}
+
+/// Run the binary with exactly `env` in `dir` and wait for it to exit by
+/// itself; panics (after killing it) if it is still running after `limit`.
+/// Returns the output and how long the run took.
+pub fn run_until_exit(
+    env: &[(String, String)],
+    dir: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> (Output, Duration) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn app-server");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll app-server") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "app-server {args:?} still ran after {limit:?}; stderr:\n{}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let out = Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    (out, elapsed)
+}
+
+/// A PKCS#8 private key and its public half, made with the `openssl` CLI.
+pub struct KeyFiles {
+    pub private: PathBuf,
+    pub public: PathBuf,
+}
+
+/// Make a key pair for `algorithm` (RS256, ES256 or EdDSA) in `dir`, as an
+/// operator would: `openssl genpkey` writes PKCS#8, `openssl pkey -pubout`
+/// the SubjectPublicKeyInfo PEM.
+pub fn generate_key(dir: &Path, algorithm: &str, name: &str) -> KeyFiles {
+    let options: &[&str] = match algorithm {
+        "RS256" => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        "ES256" => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        "EdDSA" => &["-algorithm", "ED25519"],
+        other => panic!("no key type for {other}"),
+    };
+    let private = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl CLI is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let private_str = private.to_str().expect("UTF-8 path");
+    let mut genpkey = vec!["genpkey"];
+    genpkey.extend_from_slice(options);
+    genpkey.extend_from_slice(&["-out", private_str]);
+    openssl(&genpkey);
+    openssl(&[
+        "pkey",
+        "-in",
+        private_str,
+        "-pubout",
+        "-out",
+        public.to_str().expect("UTF-8 path"),
+    ]);
+    KeyFiles { private, public }
+}
+
+/// A PostgreSQL database of its own in the test cluster (not a schema), for
+/// tests that cut the server off from its database with
+/// `ALLOW_CONNECTIONS false` without touching anyone else's. Dropped on drop.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+    /// `DATABASE_URL` for the server.
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Self {
+        let admin_url = test_support::postgres_admin_url();
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("random bytes");
+        let name = format!(
+            "t_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let db = Self {
+            url: with_database_name(&admin_url, &name),
+            admin_url,
+            name,
+        };
+        db.admin(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    /// Run SQL on the cluster's admin database.
+    pub fn admin(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        let mut conn = domain::DatabaseUrl::Postgres(self.admin_url.clone())
+            .connect()
+            .unwrap_or_else(|e| panic!("cannot reach the test cluster: {e}"));
+        conn.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Refuse new connections and end the open ones (`false`), or allow
+    /// them again (`true`): the database is unreachable for the server in
+    /// between, as if its host were down, while the cluster keeps serving
+    /// every other test.
+    pub fn allow_connections(&self, allow: bool) {
+        self.admin(&format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+            self.name
+        ));
+        if !allow {
+            self.admin(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                self.name
+            ));
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        if let Ok(mut conn) = domain::DatabaseUrl::Postgres(self.admin_url.clone()).connect() {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `postgres://u@h:p/old?x` with its database name replaced.
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let query_at = rest.find('?').unwrap_or(rest.len());
+    let (before_query, query) = rest.split_at(query_at);
+    let authority = before_query
+        .split_once('/')
+        .map_or(before_query, |(a, _)| a);
+    format!("{scheme}://{authority}/{name}{query}")
 }

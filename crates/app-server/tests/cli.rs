@@ -1,0 +1,810 @@
+//! The `app-server` command line of ../shared/API.md: `create-user`,
+//! `flush-expired-tokens`, and start-up (defaults with no environment,
+//! migrations, an unreachable database, production refusals, and one clear
+//! stderr line for every invalid setting).
+
+mod common;
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{
+    claims, free_port, generate_key, run_cli, run_until_exit, server_env, Output, PgDatabase,
+    Server, PASSWORD, SECRET,
+};
+use domain::{migrations, RefreshToken, Session, SessionId, TokenId};
+use serde_json::json;
+use test_support::{backend_tests, TestDb};
+
+/// A bad setting must stop the binary at once; this only guards against a hang.
+const EXITS_WITHIN: Duration = Duration::from_secs(15);
+
+/// `base` with `set` overriding or adding variables and `unset` removed.
+fn env_with(
+    base: &[(String, String)],
+    set: &[(&str, &str)],
+    unset: &[&str],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = base
+        .iter()
+        .filter(|(k, _)| !unset.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    env.extend(set.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+fn stderr_lines(out: &Output) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn last_stderr_line(out: &Output) -> &str {
+    stderr_lines(out).last().copied().unwrap_or_default()
+}
+
+/// Non-zero exit with exactly one non-empty stderr line naming `variable`.
+#[track_caller]
+fn assert_refused_naming(out: &Output, variable: &str, what: &str) {
+    assert!(
+        !out.status.success(),
+        "{what}: must exit non-zero; stderr:\n{}",
+        out.stderr
+    );
+    let lines = stderr_lines(out);
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: exactly one line on stderr, got:\n{}",
+        out.stderr
+    );
+    assert!(
+        lines[0].contains(variable),
+        "{what}: the line names {variable}: {:?}",
+        lines[0]
+    );
+}
+
+// ---------------------------------------------------------------- create-user
+
+fn create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in(db: &TestDb) {
+    let s = Server::start(db);
+    // Only the first line is the password; a CRLF line ending is not part of it.
+    let out = s.cli(
+        &["create-user", "bob", "--email", "bob@example.com"],
+        Some(&format!("{PASSWORD}\r\nsecond line is ignored\n")),
+    );
+    assert!(out.status.success(), "create-user: {}", out.stderr);
+    let (access, _) = s.login("bob", PASSWORD);
+    let me = s.get("/api/me/", Some(&access));
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["username"], "bob");
+    assert_eq!(me.body["email"], "bob@example.com");
+    assert_eq!(me.body["is_admin"], false);
+    assert_eq!(me.body["is_active"], true);
+    s.get("/api/admin/users/", Some(&access))
+        .assert_error(403, "permission_denied");
+
+    // Without --email the email is null.
+    let out = s.cli(&["create-user", "carol"], Some(&format!("{PASSWORD}\n")));
+    assert!(out.status.success(), "create-user: {}", out.stderr);
+    let (access, _) = s.login("carol", PASSWORD);
+    assert_eq!(
+        s.get("/api/me/", Some(&access)).body["email"],
+        serde_json::Value::Null
+    );
+}
+
+fn create_user_admin_flag_gives_admin_rights(db: &TestDb) {
+    let s = Server::start(db);
+    let out = s.cli(
+        &["create-user", "root", "--admin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "create-user: {}", out.stderr);
+    let (access, _) = s.login("root", PASSWORD);
+    assert_eq!(s.get("/api/me/", Some(&access)).body["is_admin"], true);
+    let list = s.get("/api/admin/users/", Some(&access));
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["count"], 1);
+    assert_eq!(claims(&access)["admin"], true);
+}
+
+fn create_user_refusals_exit_non_zero_with_a_message(db: &TestDb) {
+    let s = Server::start(db);
+    let ok = s.cli(&["create-user", "bob"], Some(&format!("{PASSWORD}\n")));
+    assert!(ok.status.success(), "create-user: {}", ok.stderr);
+
+    let refused = |args: &[&str], stdin: &str, what: &str| -> Output {
+        let out = s.cli(args, Some(stdin));
+        assert!(
+            !out.status.success(),
+            "{what}: must fail; stdout {}",
+            out.stdout
+        );
+        assert!(!out.stderr.trim().is_empty(), "{what}: a message on stderr");
+        out
+    };
+
+    let out = refused(&["create-user", "dave"], "", "empty stdin");
+    assert!(out.stderr.contains("password"), "{}", out.stderr);
+    let out = refused(&["create-user", "dave"], "\n", "an empty first line");
+    assert!(out.stderr.contains("password"), "{}", out.stderr);
+
+    let out = refused(
+        &["create-user", "bob"],
+        "another good passphrase\n",
+        "a duplicate username",
+    );
+    assert!(
+        out.stderr.contains("bob") && out.stderr.contains("exists"),
+        "the message says what is wrong: {}",
+        out.stderr
+    );
+
+    for (args, stdin, what) in [
+        (&["create-user", "erin"][..], "short\n", "a short password"),
+        (&["create-user", "erin"], "password\n", "a common password"),
+        (&["create-user", "erin"], "12345678\n", "a common password"),
+        (
+            &["create-user", "erinerin"],
+            "erinerin\n",
+            "the username as password",
+        ),
+        (
+            &["create-user", "erin"],
+            &format!("{}\n", "é".repeat(37)),
+            "more than 72 bytes",
+        ),
+        (
+            &["create-user", "bad name"],
+            "long enough passphrase\n",
+            "a bad username",
+        ),
+        (
+            &["create-user", "erin", "--email", "not-an-email"],
+            "long enough passphrase\n",
+            "a bad email",
+        ),
+    ] {
+        refused(args, stdin, what);
+    }
+
+    // Nothing refused was created, and the duplicate did not overwrite bob.
+    for user in ["dave", "erin", "erinerin", "bad name"] {
+        for password in [PASSWORD, "long enough passphrase"] {
+            s.post(
+                "/api/token/",
+                json!({"username": user, "password": password}),
+            )
+            .assert_error(401, "no_active_account");
+        }
+    }
+    s.post(
+        "/api/token/",
+        json!({"username": "bob", "password": "another good passphrase"}),
+    )
+    .assert_error(401, "no_active_account");
+    s.login("bob", PASSWORD);
+
+    // Usernames are compared case-sensitively: Bob is another user.
+    let out = s.cli(&["create-user", "Bob"], Some(&format!("{PASSWORD}\n")));
+    assert!(out.status.success(), "create-user Bob: {}", out.stderr);
+}
+
+/// `create-user` migrates a fresh SQLite database as `serve` would, so the
+/// first admin can be made before the server ever ran.
+#[test]
+fn create_user_migrates_a_fresh_sqlite_database() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = env_with(
+        &server_env(&db, dir.path(), free_port(), &[]),
+        &[],
+        &["AUTH_AUTO_MIGRATE"],
+    );
+    let out = run_cli(
+        &env,
+        dir.path(),
+        &["create-user", "root", "--admin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "create-user: {}", out.stderr);
+    assert_eq!(
+        migrations::pending(&mut db.connect()).expect("status"),
+        Vec::<String>::new()
+    );
+    let s = Server::start(&db);
+    let (access, _) = s.login("root", PASSWORD);
+    assert_eq!(s.get("/api/admin/users/", Some(&access)).status, 200);
+}
+
+/// On PostgreSQL `serve` does not migrate by default, and neither does
+/// `create-user`: it refuses and says to run `migrate`.
+#[test]
+fn create_user_refuses_pending_postgres_migrations_by_default() {
+    let db = TestDb::postgres();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = env_with(
+        &server_env(&db, dir.path(), free_port(), &[]),
+        &[],
+        &["AUTH_AUTO_MIGRATE"],
+    );
+    let out = run_cli(
+        &env,
+        dir.path(),
+        &["create-user", "root"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(!out.status.success(), "must refuse: {}", out.stdout);
+    assert!(out.stderr.contains("migrate"), "{}", out.stderr);
+    let pending = migrations::pending(&mut db.connect()).expect("status");
+    assert!(!pending.is_empty(), "nothing was migrated");
+}
+
+// ---------------------------------------------------------------- flush
+
+/// Records of a session that ended are deleted; a live session and its
+/// token stay, and keep working.
+fn flush_expired_tokens_deletes_expired_records_and_keeps_live_ones(db: &TestDb) {
+    let (old_sid, old_jtis, logged_in) = {
+        let s = Server::start_with(
+            db,
+            &[
+                ("AUTH_REFRESH_TOKEN_LIFETIME", "1s"),
+                ("AUTH_SESSION_LIFETIME", "2s"),
+            ],
+        );
+        let (_, _, r1) = s.user("alice");
+        let r = s.post("/api/token/refresh/", json!({"refresh": r1}));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r2 = r.str("refresh");
+        let jti = |t: &str| claims(t)["jti"].as_str().expect("jti").to_owned();
+        let sid = claims(&r1)["sid"].as_str().expect("sid").to_owned();
+        (sid, [jti(&r1), jti(&r2)], Instant::now())
+    };
+
+    // Default lifetimes from here on: this session is live.
+    let s = Server::start(db);
+    let (_, live_refresh) = s.login("alice", PASSWORD);
+    let live_sid = claims(&live_refresh)["sid"].as_str().unwrap().to_owned();
+    let live_jti = claims(&live_refresh)["jti"].as_str().unwrap().to_owned();
+
+    let mut conn = db.connect();
+    let session = |conn: &mut _, sid: &str| {
+        Session::find(conn, &SessionId(sid.to_owned())).expect("query sessions")
+    };
+    let token = |conn: &mut _, jti: &str| {
+        RefreshToken::find(conn, &TokenId(jti.to_owned())).expect("query refresh_tokens")
+    };
+    assert!(session(&mut conn, &old_sid).is_some(), "recorded at login");
+    for jti in &old_jtis {
+        assert!(token(&mut conn, jti).is_some(), "recorded when issued");
+    }
+
+    // Let the short session (2 s) end; timestamps may be whole seconds.
+    let ended = Duration::from_secs(3);
+    if let Some(rest) = ended.checked_sub(logged_in.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    let out = s.cli(&["flush-expired-tokens"], None);
+    assert!(out.status.success(), "flush: {}", out.stderr);
+
+    assert!(
+        session(&mut conn, &old_sid).is_none(),
+        "ended session deleted"
+    );
+    for jti in &old_jtis {
+        assert!(
+            token(&mut conn, jti).is_none(),
+            "expired token {jti} deleted"
+        );
+    }
+    assert!(session(&mut conn, &live_sid).is_some(), "live session kept");
+    assert!(token(&mut conn, &live_jti).is_some(), "live token kept");
+    let r = s.post("/api/token/refresh/", json!({"refresh": live_refresh}));
+    assert_eq!(r.status, 200, "the live token still works: {}", r.text);
+}
+
+backend_tests!(
+    create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in,
+    create_user_admin_flag_gives_admin_rights,
+    create_user_refusals_exit_non_zero_with_a_message,
+    flush_expired_tokens_deletes_expired_records_and_keeps_live_ones,
+);
+
+// ---------------------------------------------------------------- start-up
+
+/// With nothing configured but the port, the binary makes its embedded
+/// database and a private development secret in ./data, serves with the
+/// documented token lifetimes, and keeps the secret across a restart.
+#[test]
+fn starts_with_no_environment_but_the_port() {
+    let port = free_port();
+    let mut s = Server::start_env(
+        vec![("AUTH_BIND".to_owned(), format!("127.0.0.1:{port}"))],
+        port,
+    );
+    let data = s.dir().join("data");
+    assert!(data.join("auth.db").is_file(), "data/auth.db made");
+    let secret_file = data.join("jwt-secret");
+    let meta = std::fs::metadata(&secret_file).expect("data/jwt-secret made");
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "readable by us only"
+    );
+    let secret = std::fs::read(&secret_file).expect("read secret");
+    assert!(secret.len() >= 32, "a secret of at least 32 bytes");
+
+    assert_eq!(s.get("/healthz", None).status, 200);
+    s.register("alice", PASSWORD);
+    let (access, refresh) = s.login("alice", PASSWORD);
+    let c = claims(&access);
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 300);
+    let c = claims(&refresh);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        86_400
+    );
+    assert!(
+        s.log().contains("INFO"),
+        "RUST_LOG defaults to info: {}",
+        s.log()
+    );
+
+    s.restart();
+    assert_eq!(
+        std::fs::read(&secret_file).expect("read secret"),
+        secret,
+        "the development secret is kept"
+    );
+    let me = s.get("/api/me/", Some(&access));
+    assert_eq!(me.status, 200, "tokens survive a restart: {}", me.text);
+}
+
+/// `.env` in the working directory is read; the real environment wins.
+#[test]
+fn dot_env_is_honoured_and_the_environment_overrides_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "AUTH_BIND=127.0.0.1:{port}\nAUTH_JWT_SECRET={SECRET}\nAUTH_BCRYPT_COST=4\n\
+             AUTH_ALLOW_REGISTRATION=false\nAUTH_ACCESS_TOKEN_LIFETIME=7m\n"
+        ),
+    )
+    .expect("write .env");
+    let s = Server::start_in(
+        dir,
+        vec![("AUTH_ALLOW_REGISTRATION".to_owned(), "true".to_owned())],
+        port,
+    );
+    // AUTH_ALLOW_REGISTRATION=false in .env lost to the environment's true.
+    let (_, access, _) = s.user("alice");
+    let c = claims(&access);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        420,
+        "lifetime from .env"
+    );
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<serde_json::Value>(
+        &access,
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("signed with the secret from .env");
+}
+
+/// PostgreSQL is not migrated by default: the server refuses to start on
+/// pending migrations and says to run `migrate`; with AUTH_AUTO_MIGRATE=true
+/// it migrates, and once migrated the default starts.
+#[test]
+fn postgres_with_pending_migrations_refuses_to_start_by_default() {
+    let db = TestDb::postgres();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let env = env_with(
+        &server_env(&db, dir.path(), port, &[]),
+        &[],
+        &["AUTH_AUTO_MIGRATE", "RUST_LOG"],
+    );
+    let (out, _) = run_until_exit(&env, dir.path(), &[], EXITS_WITHIN);
+    assert!(!out.status.success(), "must refuse: {}", out.stderr);
+    assert!(
+        last_stderr_line(&out).contains("`migrate`"),
+        "says to run migrate: {}",
+        out.stderr
+    );
+    assert!(!migrations::pending(&mut db.connect()).unwrap().is_empty());
+
+    drop(Server::start_with(&db, &[("AUTH_AUTO_MIGRATE", "true")]));
+    assert!(migrations::pending(&mut db.connect()).unwrap().is_empty());
+    let s = Server::start_env(env_with(&env, &[], &[]), port);
+    assert_eq!(s.get("/readyz", None).status, 200);
+}
+
+/// The password of DATABASE_URL never reaches stderr, whatever the log level.
+const UNREACHABLE_PG: &str = "postgres://user:secret@127.0.0.1:1/db";
+
+#[test]
+fn unreachable_database_is_retried_for_auth_db_startup_wait_then_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "").expect("write file");
+    let sqlite = format!("sqlite://{}/auth.db", not_a_dir.display());
+    for url in [UNREACHABLE_PG, sqlite.as_str()] {
+        let env = env_with(
+            &server_env(&TestDb::sqlite(), dir.path(), free_port(), &[]),
+            &[("DATABASE_URL", url), ("AUTH_DB_STARTUP_WAIT", "2s")],
+            &["RUST_LOG"],
+        );
+        let (out, took) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(30));
+        assert!(!out.status.success(), "{url}: must exit non-zero");
+        assert!(took >= Duration::from_secs(2), "{url}: retried, {took:?}");
+        let last = last_stderr_line(&out);
+        assert!(last.contains("DATABASE_URL"), "{url}: names it: {last:?}");
+        assert!(!out.stderr.contains("secret"), "{url}: {}", out.stderr);
+    }
+}
+
+/// The contract's default wait is 30 seconds.
+#[test]
+fn unreachable_database_is_retried_for_30_seconds_by_default() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = env_with(
+        &server_env(&TestDb::sqlite(), dir.path(), free_port(), &[]),
+        &[("DATABASE_URL", UNREACHABLE_PG)],
+        &[],
+    );
+    let (out, took) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(90));
+    assert!(!out.status.success());
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(60),
+        "retried for 30 s: {took:?}"
+    );
+    assert!(last_stderr_line(&out).contains("DATABASE_URL"));
+    assert!(!out.stderr.contains("secret"), "{}", out.stderr);
+}
+
+/// A database that comes up during the wait is used: no exit, no restart.
+#[test]
+fn database_that_comes_up_during_the_startup_wait_is_used() {
+    let pg = PgDatabase::create();
+    pg.allow_connections(false);
+    std::thread::scope(|scope| {
+        let started = Instant::now();
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs(2));
+            pg.allow_connections(true);
+        });
+        let s = Server::start_url(&pg.url, &[("AUTH_DB_STARTUP_WAIT", "25s")]);
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "it waited for the database"
+        );
+        s.user("alice");
+    });
+}
+
+#[test]
+fn production_refuses_a_missing_or_weak_secret() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = env_with(
+        &server_env(&db, dir.path(), free_port(), &[]),
+        &[("AUTH_ENV", "production"), ("AUTH_BCRYPT_COST", "10")],
+        &["RUST_LOG"],
+    );
+    let run = |env: &[(String, String)]| run_until_exit(env, dir.path(), &[], EXITS_WITHIN).0;
+
+    let out = run(&env_with(&base, &[], &["AUTH_JWT_SECRET"]));
+    assert_refused_naming(&out, "AUTH_JWT_SECRET", "no secret");
+    let short = "short-but-not-32-bytes-secret";
+    let out = run(&env_with(&base, &[("AUTH_JWT_SECRET", short)], &[]));
+    assert_refused_naming(&out, "AUTH_JWT_SECRET", "a 29-byte secret");
+    assert!(!out.stderr.contains(short), "the secret is not echoed");
+    let out = run(&env_with(
+        &base,
+        &[("AUTH_JWT_SECRET", &"a".repeat(40))],
+        &[],
+    ));
+    assert_refused_naming(&out, "AUTH_JWT_SECRET", "40 times the same byte");
+    assert!(
+        !dir.path().join("data/jwt-secret").exists(),
+        "production never makes a secret up"
+    );
+
+    // Exactly 32 varied bytes is enough.
+    let port = free_port();
+    let secret = "0123456789abcdefghijklmnopqrstuv";
+    assert_eq!(secret.len(), 32);
+    let s = Server::start_env(
+        env_with(
+            &base,
+            &[
+                ("AUTH_JWT_SECRET", secret),
+                ("AUTH_BIND", &format!("127.0.0.1:{port}")),
+            ],
+            &[],
+        ),
+        port,
+    );
+    s.user("alice");
+}
+
+#[test]
+fn production_refuses_bcrypt_cost_below_10() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let base = env_with(
+        &server_env(&db, dir.path(), port, &[]),
+        &[("AUTH_ENV", "production")],
+        &["RUST_LOG"],
+    );
+    for cost in ["4", "9"] {
+        let (out, _) = run_until_exit(
+            &env_with(&base, &[("AUTH_BCRYPT_COST", cost)], &[]),
+            dir.path(),
+            &[],
+            EXITS_WITHIN,
+        );
+        assert_refused_naming(&out, "AUTH_BCRYPT_COST", &format!("cost {cost}"));
+    }
+    let s = Server::start_env(env_with(&base, &[("AUTH_BCRYPT_COST", "10")], &[]), port);
+    assert_eq!(s.get("/healthz", None).status, 200);
+}
+
+/// Development warns about a short secret but starts with it.
+#[test]
+fn development_starts_with_a_short_secret_and_warns() {
+    let db = TestDb::sqlite();
+    let short = "dev-secret";
+    let s = Server::start_with(&db, &[("AUTH_JWT_SECRET", short)]);
+    let (_, access, _) = s.user("alice");
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+    let log = s.log();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("AUTH_JWT_SECRET"))
+        .unwrap_or_else(|| panic!("a warning naming AUTH_JWT_SECRET in:\n{log}"));
+    assert!(!warning.contains(short), "the secret is not logged");
+}
+
+/// Every variable of API.md's table with an invalid value: non-zero exit at
+/// once, exactly one stderr line, naming the variable (RUST_LOG unset, so at
+/// its default `info` level).
+#[test]
+fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).expect("keys dir");
+    let es = generate_key(&keys, "ES256", "es");
+    let ed = generate_key(&keys, "EdDSA", "ed");
+    let garbage = keys.join("garbage.pem");
+    std::fs::write(&garbage, "not a key\n").expect("write garbage");
+    let missing = keys.join("missing.pem");
+    let a_file = keys.join("a-file");
+    std::fs::write(&a_file, "").expect("write file");
+    let path = |p: &Path| p.to_str().expect("UTF-8").to_owned();
+    let (es_private, es_public, ed_public) =
+        (path(&es.private), path(&es.public), path(&ed.public));
+    let (garbage, missing) = (path(&garbage), path(&missing));
+    let not_a_dir = path(&a_file.join("data"));
+    let mixed_public = format!("{es_public},{ed_public}");
+
+    let base = env_with(
+        &server_env(&db, dir.path(), free_port(), &[]),
+        &[],
+        &["RUST_LOG"],
+    );
+    // (the variable named, the variables set, the variables unset)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("AUTH_BIND", vec![("AUTH_BIND", "nonsense")], vec![]),
+        ("AUTH_BIND", vec![("AUTH_BIND", "127.0.0.1")], vec![]),
+        ("AUTH_WORKERS", vec![("AUTH_WORKERS", "0")], vec![]),
+        ("AUTH_WORKERS", vec![("AUTH_WORKERS", "many")], vec![]),
+        (
+            "AUTH_JWT_ALGORITHM",
+            vec![("AUTH_JWT_ALGORITHM", "HS999")],
+            vec![],
+        ),
+        (
+            "AUTH_JWT_ALGORITHM",
+            vec![("AUTH_JWT_ALGORITHM", "none")],
+            vec![],
+        ),
+        ("AUTH_JWT_LEEWAY", vec![("AUTH_JWT_LEEWAY", "-1")], vec![]),
+        ("AUTH_JWT_LEEWAY", vec![("AUTH_JWT_LEEWAY", "soon")], vec![]),
+        (
+            "AUTH_ACCESS_TOKEN_LIFETIME",
+            vec![("AUTH_ACCESS_TOKEN_LIFETIME", "5x")],
+            vec![],
+        ),
+        (
+            "AUTH_ACCESS_TOKEN_LIFETIME",
+            vec![("AUTH_ACCESS_TOKEN_LIFETIME", "0")],
+            vec![],
+        ),
+        (
+            "AUTH_REFRESH_TOKEN_LIFETIME",
+            vec![("AUTH_REFRESH_TOKEN_LIFETIME", "abc")],
+            vec![],
+        ),
+        (
+            "AUTH_ROTATE_REFRESH_TOKENS",
+            vec![("AUTH_ROTATE_REFRESH_TOKENS", "maybe")],
+            vec![],
+        ),
+        (
+            "AUTH_SESSION_LIFETIME",
+            vec![("AUTH_SESSION_LIFETIME", "0")],
+            vec![],
+        ),
+        ("AUTH_BCRYPT_COST", vec![("AUTH_BCRYPT_COST", "3")], vec![]),
+        ("AUTH_BCRYPT_COST", vec![("AUTH_BCRYPT_COST", "32")], vec![]),
+        (
+            "AUTH_BCRYPT_COST",
+            vec![("AUTH_BCRYPT_COST", "twelve")],
+            vec![],
+        ),
+        (
+            "AUTH_LOGIN_MAX_FAILURES",
+            vec![("AUTH_LOGIN_MAX_FAILURES", "0")],
+            vec![],
+        ),
+        (
+            "AUTH_ALLOW_REGISTRATION",
+            vec![("AUTH_ALLOW_REGISTRATION", "perhaps")],
+            vec![],
+        ),
+        (
+            "AUTH_AUTO_MIGRATE",
+            vec![("AUTH_AUTO_MIGRATE", "sometimes")],
+            vec![],
+        ),
+        ("AUTH_ENV", vec![("AUTH_ENV", "staging")], vec![]),
+        ("DATABASE_URL", vec![("DATABASE_URL", "mysql://x")], vec![]),
+        (
+            "AUTH_JWT_PRIVATE_KEY_FILE",
+            vec![("AUTH_JWT_ALGORITHM", "RS256")],
+            vec![],
+        ),
+        (
+            "AUTH_JWT_PRIVATE_KEY_FILE",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "RS256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &missing),
+            ],
+            vec![],
+        ),
+        (
+            "AUTH_JWT_PRIVATE_KEY_FILE",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "ES256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &garbage),
+            ],
+            vec![],
+        ),
+        (
+            // an EC key where RS256 needs an RSA key
+            "AUTH_JWT_PRIVATE_KEY_FILE",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "RS256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &es_private),
+            ],
+            vec![],
+        ),
+        (
+            "AUTH_JWT_PUBLIC_KEY_FILES",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "ES256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &es_private),
+                ("AUTH_JWT_PUBLIC_KEY_FILES", &garbage),
+            ],
+            vec![],
+        ),
+        (
+            "AUTH_JWT_PUBLIC_KEY_FILES",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "ES256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &es_private),
+                ("AUTH_JWT_PUBLIC_KEY_FILES", &missing),
+            ],
+            vec![],
+        ),
+        (
+            // an Ed25519 public key among ES256 keys
+            "AUTH_JWT_PUBLIC_KEY_FILES",
+            vec![
+                ("AUTH_JWT_ALGORITHM", "ES256"),
+                ("AUTH_JWT_PRIVATE_KEY_FILE", &es_private),
+                ("AUTH_JWT_PUBLIC_KEY_FILES", &mixed_public),
+            ],
+            vec![],
+        ),
+        (
+            "AUTH_TRUSTED_PROXIES",
+            vec![("AUTH_TRUSTED_PROXIES", "not-an-ip")],
+            vec![],
+        ),
+        (
+            "AUTH_TRUSTED_PROXIES",
+            vec![("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/33")],
+            vec![],
+        ),
+        (
+            "AUTH_DB_POOL_SIZE",
+            vec![("AUTH_DB_POOL_SIZE", "0")],
+            vec![],
+        ),
+        ("AUTH_DB_TIMEOUT", vec![("AUTH_DB_TIMEOUT", "0")], vec![]),
+        (
+            "AUTH_DB_STARTUP_WAIT",
+            vec![("AUTH_DB_STARTUP_WAIT", "a while")],
+            vec![],
+        ),
+        (
+            // no secret given, and the data dir cannot hold the development one
+            "AUTH_DATA_DIR",
+            vec![("AUTH_DATA_DIR", &not_a_dir)],
+            vec!["AUTH_JWT_SECRET"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (variable, set, unset) in &cases {
+        let env = env_with(&base, set, unset);
+        let (out, _) = run_until_exit(&env, dir.path(), &[], EXITS_WITHIN);
+        let lines = stderr_lines(&out);
+        if out.status.success() || lines.len() != 1 || !lines[0].contains(variable) {
+            failures.push(format!(
+                "{set:?} (unset {unset:?}): exit {}, stderr:\n{}",
+                out.status, out.stderr
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} invalid settings were not refused with one line naming the variable:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+
+    // The same base environment does start: the refusals above are the
+    // variables', not the base's.
+    let port = free_port();
+    let s = Server::start_env(
+        env_with(&base, &[("AUTH_BIND", &format!("127.0.0.1:{port}"))], &[]),
+        port,
+    );
+    assert_eq!(s.get("/healthz", None).status, 200);
+}
+
+/// A port that is taken is reported against AUTH_BIND.
+#[test]
+fn a_taken_port_is_reported_against_auth_bind() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let env = server_env(&db, dir.path(), port, &[]);
+    let (out, _) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(30));
+    assert!(!out.status.success());
+    assert!(
+        last_stderr_line(&out).contains("AUTH_BIND"),
+        "{}",
+        out.stderr
+    );
+}

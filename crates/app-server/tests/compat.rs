@@ -1,0 +1,153 @@
+//! Compatibility with the Python ecosystem the service replaces: the pytest
+//! module tests/compat/test_compat.py (a `requests` client written as against
+//! djangorestframework-simplejwt, and PyJWT verifying our tokens with the
+//! secret or the JWKS) run against real servers: HS256 on SQLite and
+//! PostgreSQL; RS256, ES256 and EdDSA on SQLite.
+//!
+//! The virtualenv is made once, under target/compat-venv, and reused while
+//! tests/compat/requirements.txt is unchanged. No Python, or packages that
+//! cannot be installed, is a failure, never a skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{generate_key, Server, SECRET};
+use test_support::TestDb;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn compat_dir() -> PathBuf {
+    workspace_root().join("tests/compat")
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The venv's python, with the pinned requirements installed.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = workspace_root().join("target/compat-venv");
+        let python = venv.join("bin/python");
+        let requirements = compat_dir().join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).expect("read requirements.txt");
+        // The requirements a venv was installed from; a changed file reinstalls.
+        let marker = venv.join("installed-requirements.txt");
+        if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
+            && python.exists()
+        {
+            return python;
+        }
+        if !python.exists() {
+            run(
+                Command::new("python3").arg("-m").arg("venv").arg(&venv),
+                "python3 -m venv (is Python 3 with venv installed?)",
+            );
+        }
+        run(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+                .arg("-r")
+                .arg(&requirements),
+            "pip install -r tests/compat/requirements.txt",
+        );
+        std::fs::write(&marker, &wanted).expect("write the venv marker");
+        python
+    })
+}
+
+/// Run the pytest module against `s`; every test in it must pass.
+fn run_compat(s: &Server, algorithm: &str, secret: Option<&str>) {
+    let mut cmd = Command::new(python());
+    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA"])
+        .arg(compat_dir().join("test_compat.py"))
+        .current_dir(workspace_root())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("COMPAT_BASE_URL", &s.base)
+        .env("COMPAT_ALGORITHM", algorithm)
+        .env_remove("COMPAT_SECRET")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy");
+    if let Some(secret) = secret {
+        cmd.env("COMPAT_SECRET", secret);
+    }
+    let out = cmd.output().expect("run pytest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{algorithm}: the Python compatibility suite failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    // pytest exits 0 when nothing was collected: demand that tests ran.
+    assert!(
+        stdout.contains("passed") && !stdout.contains("skipped"),
+        "{algorithm}: tests ran and none was skipped:\n{stdout}"
+    );
+}
+
+fn hmac(db: &TestDb) {
+    let s = Server::start(db);
+    run_compat(&s, "HS256", Some(SECRET));
+}
+
+#[test]
+fn hs256_on_sqlite() {
+    hmac(&TestDb::sqlite());
+}
+
+#[test]
+fn hs256_on_postgres() {
+    hmac(&TestDb::postgres());
+}
+
+fn asymmetric(algorithm: &str) {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key = generate_key(keys.path(), algorithm, "signing");
+    let db = TestDb::sqlite();
+    let s = Server::start_with(
+        &db,
+        &[
+            ("AUTH_JWT_ALGORITHM", algorithm),
+            (
+                "AUTH_JWT_PRIVATE_KEY_FILE",
+                key.private.to_str().expect("UTF-8 path"),
+            ),
+        ],
+    );
+    run_compat(&s, algorithm, None);
+}
+
+#[test]
+fn rs256_on_sqlite() {
+    asymmetric("RS256");
+}
+
+#[test]
+fn es256_on_sqlite() {
+    asymmetric("ES256");
+}
+
+#[test]
+fn eddsa_on_sqlite() {
+    asymmetric("EdDSA");
+}
