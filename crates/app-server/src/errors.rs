@@ -198,6 +198,9 @@ fn is_unavailable(kind: &domain::DatabaseErrorKind, message: &str) -> bool {
         || message.contains("could not connect")
         || message.contains("no connection to the server")
         || message.contains("the database system is")
+        // statement_timeout (a lock held elsewhere, a stalled server), lock
+        // timeouts and an administrator's pg_cancel_backend
+        || message.contains("canceling statement due to")
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

@@ -205,6 +205,9 @@ pub fn pool(config: &Config) -> Pool {
         &PoolOptions {
             max_size: config.pool_size,
             checkout_timeout: config.db_timeout,
+            // A query blocked on a lock or a stalled database must not hold
+            // its connection (and its request) past AUTH_DB_TIMEOUT either.
+            statement_timeout: Some(config.db_timeout),
         },
     )
 }

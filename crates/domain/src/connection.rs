@@ -36,6 +36,13 @@ macro_rules! on_backend {
     };
 }
 
+/// The row of a lookup by a unique key. Such lookups carry no `LIMIT 1`:
+/// SQLite's planner reads a bound LIMIT, which marks the prepared statement
+/// stale at every new binding, so each call would parse its SQL again.
+pub fn at_most_one<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
 /// Where the data lives, parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -180,12 +187,24 @@ where
         // inside a transaction already: the write lock is held, a savepoint suffices
         return conn.transaction(f);
     }
-    match conn {
+    // SQLite's busy handler sleeps 1, 2, 5, 10... ms between retries of a
+    // locked database; writers of this process queue on a mutex instead and
+    // take the lock the moment it is free. Other processes still meet the
+    // busy timeout. Nothing in a transaction waits for anything but SQLite,
+    // so the mutex cannot deadlock; a panic inside only poisons it harmlessly.
+    let _writer = match conn {
         DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+            let guard = SQLITE_WRITER
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            Some(guard)
         }
-        DbConnection::Pg(_) => Tm::begin_transaction(conn)?,
-    }
+        DbConnection::Pg(_) => {
+            Tm::begin_transaction(conn)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             Tm::commit_transaction(conn)?;
@@ -198,15 +217,28 @@ where
     }
 }
 
+/// One writer at a time among this process's SQLite connections.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// r2d2 manager that opens connections for one [`DatabaseUrl`].
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    statement_timeout: Option<Duration>,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            statement_timeout: None,
+        }
+    }
+
+    /// PostgreSQL's `statement_timeout` on every connection opened.
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
     }
 }
 
@@ -215,7 +247,13 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
-        self.url.connect()
+        let mut conn = self.url.connect()?;
+        if let (DbConnection::Pg(pg), Some(timeout)) = (&mut conn, self.statement_timeout) {
+            let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+            pg.batch_execute(&format!("SET statement_timeout = {ms}"))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
@@ -237,6 +275,12 @@ pub struct PoolOptions {
     /// How long a checkout waits before giving up: bounds every request's wait
     /// for a saturated or unreachable database.
     pub checkout_timeout: Duration,
+    /// PostgreSQL only: a statement running longer (a lock held by someone
+    /// else, a database too slow) is cancelled by the server, so that it
+    /// gives its connection back instead of holding it until the lock goes;
+    /// the checkout timeout alone cannot end a query already sent. `None`:
+    /// no limit.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -244,6 +288,7 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             checkout_timeout: Duration::from_secs(3),
+            statement_timeout: None,
         }
     }
 }
@@ -260,7 +305,9 @@ pub fn build_pool(url: DatabaseUrl, options: &PoolOptions) -> Pool {
         // SQLite connection is a file handle that cannot go stale.
         .test_on_check_out(url.backend() == Backend::Postgres)
         .error_handler(Box::new(LogPoolErrors))
-        .build_unchecked(ConnectionManager::new(url))
+        .build_unchecked(
+            ConnectionManager::new(url).with_statement_timeout(options.statement_timeout),
+        )
 }
 
 /// r2d2 logs connection errors through its default handler at `error` level

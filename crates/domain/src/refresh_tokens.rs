@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::connection::at_most_one;
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, TokenId};
 use crate::on_backend;
@@ -33,8 +34,8 @@ impl RefreshToken {
         on_backend!(conn, |c| refresh_tokens::table
             .find(jti)
             .select(RefreshToken::as_select())
-            .first(c)
-            .optional())
+            .load(c)
+            .map(at_most_one))
     }
 
     /// Retire a live token in one conditional UPDATE. Of several concurrent

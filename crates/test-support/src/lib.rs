@@ -93,6 +93,7 @@ impl TestDb {
             &PoolOptions {
                 max_size,
                 checkout_timeout: Duration::from_secs(10),
+                statement_timeout: None,
             },
         )
     }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench.sh — our server side by side with the simplejwt peer, in one run, on
+# loopback, with the peer's own wrk driver (../shared/peers/simplejwt/bench.sh)
+# so both sides get exactly the same scenarios:
+#
+#   me       GET /api/me/ with one access token            (16 connections)
+#   verify   POST /api/token/verify/ with one access token (16)
+#   refresh  POST /api/token/refresh/, every token used once (16, rotation chains)
+#   login    POST /api/token/ at the same bcrypt cost        (4)
+#
+# Targets measured: the peer (Django + DRF + simplejwt, gunicorn, SQLite), our
+# server direct (release build, embedded SQLite), and our production stack
+# through nginx (scripts/stack-up.sh: PostgreSQL, 2 replicas). Then the limits:
+# bcrypt and HMAC from the auth crate's criterion benchmarks, and the nginx hop
+# alone (a static 200 from nginx at the same concurrency).
+#
+# Output in BENCH_DIR (default /tmp/auth-bench/<UTC time>): each target's wrk
+# results, summary.md (the side-by-side table with ratios) and requests.png.
+#
+# Env: BCRYPT_COST (12, both sides), DURATION (10 s), WARMUP (2 s), REPEAT (1),
+# SCENARIOS, TARGETS ("peer ours stack"), PEER (peer folder), BENCH_DIR,
+# SKIP_CRITERION=1 (reuse target/criterion), and the peer driver's knobs
+# (WAIT_IDLE, RETRY_BUSY, IDLE_MAX_PCT, WRK_THREADS...).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+: "${PEER:=$ROOT/../shared/peers/simplejwt}"
+: "${BCRYPT_COST:=12}"
+: "${DURATION:=10}"
+: "${WARMUP:=2}"
+: "${REPEAT:=1}"
+: "${SCENARIOS:=me verify refresh login}"
+: "${TARGETS:=peer ours stack}"
+: "${BENCH_DIR:=/tmp/auth-bench/$(date -u +%Y%m%d-%H%M%S)}"
+: "${BENCH_USERS:=100}"
+: "${BENCH_PASSWORD:=correct horse battery staple}"
+OURS_PORT=${OURS_PORT:-8002}
+STACK_PORT=${STACK_PORT:-8003}
+export DURATION WARMUP REPEAT SCENARIOS BENCH_USERS BENCH_PASSWORD
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+[ -x "$PEER/bench.sh" ] || die "the simplejwt peer is not at $PEER (set PEER=...)"
+mkdir -p "$BENCH_DIR"
+OURS_PID=
+STACK_DIR="$BENCH_DIR/stack"
+
+cleanup() {
+  if [ -n "$OURS_PID" ] && kill -0 "$OURS_PID" 2>/dev/null; then
+    kill -TERM "$OURS_PID" 2>/dev/null || true
+    wait "$OURS_PID" 2>/dev/null || true
+  fi
+  if [ -f "$STACK_DIR/stack.env" ]; then STACK_DIR=$STACK_DIR scripts/stack-down.sh >/dev/null 2>&1 || true; fi
+  "$PEER/stop.sh" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+ensure_tools() {
+  local need=()
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+  command -v nginx >/dev/null || need+=(nginx-light)
+  [ ${#need[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing ${need[*]}; install them (apt-get install -y ${need[*]})"
+  log "installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; }
+}
+
+# seed_users CLI...: bench0..bench{N-1} with the bench password, two at a time
+# (each is a bcrypt hash at BCRYPT_COST).
+seed_users() {
+  local i
+  for ((i = 0; i < BENCH_USERS; i++)); do
+    printf '%s\n' "$BENCH_PASSWORD" | "$@" create-user "bench$i" >/dev/null &
+    if (( i % 2 == 1 )); then wait; fi
+  done
+  wait
+}
+
+# The peer's driver, with its own report in OUT.
+run_driver() { # LABEL URL OUT [SERVER_PID [EXTRA_PIDS]]
+  local label=$1 url=$2 out=$3
+  log "measuring $label at $url"
+  SERVER_PID=${4:-} EXTRA_PIDS=${5:-} LABEL=$label OUT_DIR=$out "$PEER/bench.sh" "$url" \
+    > "$out.log" 2>&1 || { tail -n 30 "$out.log" >&2; die "the driver failed for $label"; }
+  cat "$out/results.md"
+}
+
+ensure_tools
+log "building the release binaries"
+cargo build --release --locked -p app-server -p migrate 2>&1 | tail -n 1 >&2
+
+# ---- limits from the auth crate's criterion benchmarks ------------------------
+if [ "${SKIP_CRITERION:-0}" != 1 ]; then
+  log "criterion: tokens and bcrypt (a few minutes)"
+  cargo bench -p auth --bench tokens --bench passwords > "$BENCH_DIR/criterion.txt" 2>&1 \
+    || { tail -n 30 "$BENCH_DIR/criterion.txt" >&2; die "cargo bench failed"; }
+fi
+
+# ---- the peer ------------------------------------------------------------------
+if [[ " $TARGETS " == *" peer "* ]]; then
+  log "setting up the simplejwt peer"
+  "$PEER/stop.sh" >/dev/null 2>&1 || true
+  "$PEER/setup.sh" > "$BENCH_DIR/peer-setup.log" 2>&1 || { tail "$BENCH_DIR/peer-setup.log" >&2; die "peer setup failed"; }
+  BCRYPT_COST=$BCRYPT_COST "$PEER/start.sh" > "$BENCH_DIR/peer-start.log" 2>&1 \
+    || { tail "$BENCH_DIR/peer-start.log" >&2; die "peer start failed"; }
+  run_driver simplejwt "http://127.0.0.1:${PORT:-8001}" "$BENCH_DIR/peer"
+  "$PEER/stop.sh" >/dev/null 2>&1 || true
+fi
+
+# ---- our server, direct, embedded SQLite -----------------------------------------
+if [[ " $TARGETS " == *" ours "* ]]; then
+  OURS_DIR="$BENCH_DIR/ours-data"
+  mkdir -p "$OURS_DIR"
+  # Logging at warn, as the peer (root logger at WARNING, no gunicorn access log).
+  ours_env=(env -i PATH="$PATH" AUTH_DATA_DIR="$OURS_DIR" AUTH_BIND="127.0.0.1:$OURS_PORT"
+    AUTH_BCRYPT_COST="$BCRYPT_COST" RUST_LOG=warn)
+  log "seeding $BENCH_USERS users for our server"
+  seed_users "${ours_env[@]}" target/release/app-server
+  "${ours_env[@]}" target/release/app-server serve > "$BENCH_DIR/ours-server.log" 2>&1 &
+  OURS_PID=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$OURS_PORT/healthz" >/dev/null && break; sleep 0.1; done
+  run_driver ours "http://127.0.0.1:$OURS_PORT" "$BENCH_DIR/ours" "$OURS_PID"
+  kill -TERM "$OURS_PID"; wait "$OURS_PID" || true; OURS_PID=
+fi
+
+# ---- our production stack through nginx --------------------------------------
+if [[ " $TARGETS " == *" stack "* ]]; then
+  log "starting the stack (PostgreSQL, 2 replicas, nginx)"
+  STACK_DIR=$STACK_DIR STACK_PORT=$STACK_PORT STACK_BIN_DIR="$ROOT/target/release" \
+    AUTH_BCRYPT_COST=$BCRYPT_COST RUST_LOG=warn scripts/stack-up.sh > "$BENCH_DIR/stack-up.log" 2>&1 \
+    || { tail -n 30 "$BENCH_DIR/stack-up.log" >&2; die "the stack did not start"; }
+  seed_users env STACK_DIR="$STACK_DIR" scripts/stack-ctl.sh app-server
+  pids=$(for f in "$STACK_DIR"/run/app-*.pid "$STACK_DIR"/run/nginx.pid; do cut -d' ' -f1 "$f"; done | tr '\n' ' ')
+  first=${pids%% *}
+  run_driver "ours via nginx" "http://127.0.0.1:$STACK_PORT" "$BENCH_DIR/stack" "$first" "${pids#* }"
+  # The nginx hop alone: a static 200 at the driver's concurrency.
+  wrk -t2 -c16 -d"${DURATION}s" --latency "http://127.0.0.1:$STACK_PORT/nginx-health" > "$BENCH_DIR/nginx-hop.txt"
+  STACK_DIR=$STACK_DIR scripts/stack-down.sh >/dev/null 2>&1 || true
+fi
+
+# ---- summary -------------------------------------------------------------------
+python3 "$ROOT/scripts/bench_report.py" "$BENCH_DIR" "$BCRYPT_COST" > "$BENCH_DIR/summary.md"
+cat "$BENCH_DIR/summary.md"
+log "everything is in $BENCH_DIR"
