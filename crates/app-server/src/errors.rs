@@ -37,8 +37,11 @@ pub enum ApiError {
     PermissionDenied(&'static str),
     #[error("Not found.")]
     NotFound,
-    #[error("Method not allowed.")]
-    MethodNotAllowed,
+    #[error("Method \"{method}\" not allowed.")]
+    MethodNotAllowed {
+        method: actix_web::http::Method,
+        allow: actix_web::http::Method,
+    },
     #[error("A user with that username already exists.")]
     UsernameTaken,
     #[error("Request body is too large.")]
@@ -98,7 +101,7 @@ impl ApiError {
             Self::NoActiveAccount => "no_active_account",
             Self::PermissionDenied(_) => "permission_denied",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UsernameTaken => "username_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -131,7 +134,7 @@ impl ResponseError for ApiError {
             | Self::NoActiveAccount => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -151,6 +154,9 @@ impl ResponseError for ApiError {
         }
         if let Self::Throttled { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if matches!(self, Self::Unavailable) {
             response.insert_header((header::RETRY_AFTER, "5"));

@@ -639,6 +639,12 @@ fn other_methods_get_405_before_authentication() {
             let r = s.request(method.clone(), path, token, None);
             assert_eq!(r.status, 405, "{method} {path} ({token:?}): {}", r.text);
             r.assert_error(405, "method_not_allowed");
+            // RFC 9110 §15.5.6: a 405 lists the methods the route does allow
+            let allow = r.header("allow").unwrap_or_default();
+            assert!(
+                ["GET", "POST", "PATCH"].contains(&allow.as_str()) && allow != method.as_str(),
+                "Allow of {method} {path}: {allow:?}"
+            );
         }
     }
 }
