@@ -2,9 +2,9 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{TokenError, TokenPair, TokenType};
+use auth::{Authority, TokenError, TokenPair, TokenType};
 use chrono::Utc;
-use domain::User;
+use domain::{DbConnection, User};
 use serde_json::Value;
 
 use crate::errors::ApiError;
@@ -113,11 +113,7 @@ pub async fn refresh(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
-    let authority = state.authority.clone();
-    let result = state
-        .db
-        .run(move |conn| Ok::<_, ApiError>(authority.refresh(conn, &token, Utc::now())))
-        .await?;
+    let result = run_token_op(&state, move |a, conn| a.refresh(conn, &token, Utc::now())).await?;
     match result {
         Ok(pair) => {
             state.metrics.refresh(RefreshOutcome::Success);
@@ -128,6 +124,20 @@ pub async fn refresh(
             Err(e.into())
         }
     }
+}
+
+/// Run a session-rule operation on a connection, keeping its token errors
+/// apart from database errors so that the handler can count them first.
+async fn run_token_op<T, F>(state: &AppState, op: F) -> Result<Result<T, TokenError>, ApiError>
+where
+    F: FnOnce(&Authority, &mut DbConnection) -> Result<T, TokenError> + Send + 'static,
+    T: Send + 'static,
+{
+    let authority = state.authority.clone();
+    state
+        .db
+        .run(move |conn| Ok::<_, ApiError>(op(&authority, conn)))
+        .await
 }
 
 fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
@@ -183,11 +193,7 @@ pub async fn blacklist(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
-    let authority = state.authority.clone();
-    let result = state
-        .db
-        .run(move |conn| Ok::<_, ApiError>(authority.blacklist(conn, &token, Utc::now())))
-        .await?;
+    let result = run_token_op(&state, move |a, conn| a.blacklist(conn, &token, Utc::now())).await?;
     if let Err(e) = result {
         if matches!(e, TokenError::Reused) {
             state.metrics.refresh(RefreshOutcome::Reuse);
