@@ -7,8 +7,10 @@
 #   url                   the stack's URL (nginx)
 #   env                   shell assignments: STACK_URL, DATABASE_URL, AUTH_JWT_SECRET,
 #                         replica ports...; use as: eval "$(scripts/stack-ctl.sh env)"
-#   stop-replica N        SIGTERM replica N (it drains in-flight requests), wait for it
-#   start-replica N       start replica N again, same port, same settings; waits for /healthz
+#   stop-replica N        take replica N out of nginx (marked `down`, graceful reload), then
+#                         SIGTERM it (it drains in-flight requests) and wait for it
+#   start-replica N       start replica N again, same port, same settings; waits for /healthz,
+#                         then puts it back into nginx
 #   restart-replica N     stop-replica N, then start-replica N
 #   kill-replica N        SIGKILL replica N (a crash: in-flight requests are lost)
 #   stop-db | start-db    stop / start PostgreSQL only (the replicas keep running)
@@ -18,7 +20,8 @@
 #   migrate ARGS...       migrate with the replicas' environment (status, revert)
 #   psql ARGS...          psql connected to the stack's database as the auth role
 #
-# N runs from 1 to STACK_REPLICAS. nginx keeps a stopped replica in its list:
+# N runs from 1 to STACK_REPLICAS. A replica stopped by stop-replica is marked
+# `down` in nginx until start-replica; a killed one stays in nginx's list:
 # connections to it are refused, and nginx passes those requests (any method;
 # nothing reached the replica) to the others.
 set -euo pipefail
@@ -82,16 +85,20 @@ case $cmd in
     ;;
   stop-replica)
     n=$(replica_arg "${1:-}")
+    drain_replica "$n"
     stop_replica "$n"
     ;;
   start-replica)
     n=$(replica_arg "${1:-}")
     start_replica "$n"
+    undrain_replica "$n"
     ;;
   restart-replica)
     n=$(replica_arg "${1:-}")
+    drain_replica "$n"
     stop_replica "$n"
     start_replica "$n"
+    undrain_replica "$n"
     ;;
   kill-replica)
     n=$(replica_arg "${1:-}")

@@ -139,6 +139,8 @@ info "migrations applied"
 for n in $(seq 1 "$STACK_REPLICAS"); do
   start_replica "$n"
 done
+# Every replica runs now: none stays out of nginx (stack-ctl.sh stop-replica).
+rm -f "$DRAIN_FILE"
 render_nginx
 start_nginx
 

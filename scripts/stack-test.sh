@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# stack-test.sh — the stack, fault and soak tests: real nginx in front of real
+# app-server replicas on a real PostgreSQL, all on loopback, started by
+# scripts/stack-up.sh in a throwaway STACK_DIR on free ports (a developer's
+# stack in /tmp/auth-stack, or any other, is never touched), exercised by
+# tests/stack/test_stack.py (Python 3, standard library only), and always
+# stopped on exit.
+#
+#   scripts/stack-test.sh              everything (run last by scripts/test.sh)
+#   scripts/stack-test.sh SCENARIO...  a subset: client-flow kill-replica
+#                                      rolling-restart db-stopped db-killed
+#                                      db-locked sigterm soak
+#
+# Steps: cargo build of the debug binaries (a no-op when up to date),
+# scripts/check-compose.sh (after stack-up, which installs nginx when root,
+# so that its `nginx -t` step runs), the scenarios, teardown.
+#
+# Knobs: SOAK_SECONDS (default 120), SOAK_WARMUP (default 20),
+# STACK_TEST_REPLICAS (default 2), STACK_TEST_KEEP=1 (leave the stack running
+# afterwards, for debugging), STACK_TEST_NO_BUILD=1 (use target/debug as is).
+# On a failure the stack is stopped but its STACK_DIR (logs) is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+started=$SECONDS
+
+say() { echo "stack-test: $*" >&2; }
+die() { echo "stack-test: error: $*" >&2; exit 1; }
+
+command -v python3 >/dev/null 2>&1 || die "python3 is required"
+command -v psql >/dev/null 2>&1 || die "psql is required (apt-get install postgresql-client-15)"
+
+# A developer's environment must not leak into the test stack: their
+# STACK_* point at their own stack, their AUTH_* would be saved into the
+# replicas' settings, and nginx reads NGINX as inherited sockets.
+for v in $(compgen -e); do
+  case $v in STACK_TEST_*) ;; STACK_*|AUTH_*|DATABASE_URL|RUST_LOG|NGINX) unset "$v" ;; esac
+done
+
+# ---- binaries
+if [ "${STACK_TEST_NO_BUILD:-0}" != 1 ]; then
+  say "cargo build -p app-server -p migrate (debug)"
+  cargo build --locked -q -p app-server -p migrate || die "cargo build failed"
+fi
+if [ ! -x target/debug/app-server ] || [ ! -x target/debug/migrate ]; then
+  die "no target/debug/app-server and migrate"
+fi
+
+# ---- ports: free ones below the ephemeral range (32768+), so that an
+# outgoing connection cannot take one between this check and the bind.
+# nginx, then REPLICAS consecutive ports for the replicas, then PostgreSQL.
+replicas=${STACK_TEST_REPLICAS:-2}
+read -r nginx_port app_base pg_port < <(python3 - "$replicas" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(1000):
+    base = random.randrange(20000, 32000 - n - 3)
+    ports = list(range(base, base + n + 3))  # nginx, base, base+1..n, pg
+    if all(free(p) for p in ports):
+        print(ports[0], ports[1], ports[-1])
+        break
+else:
+    sys.exit("no free ports")
+PY
+)
+[ -n "${pg_port:-}" ] || die "could not find free ports"
+
+STACK_DIR=$(mktemp -d /tmp/auth-stack-test.XXXXXX)
+# The postgres user (when root) and nginx's workers must enter it.
+chmod 755 "$STACK_DIR"
+export STACK_DIR STACK_PORT=$nginx_port STACK_APP_PORT_BASE=$app_base STACK_PG_PORT=$pg_port
+export STACK_REPLICAS=$replicas STACK_BIN_DIR=$ROOT/target/debug STACK_WAIT=90 STACK_STOP_TIMEOUT=30
+# Production refuses a bcrypt cost below 10; bcrypt is built with
+# opt-level 3 in the dev profile, so cost 10 takes ~60 ms.
+export AUTH_BCRYPT_COST=10 AUTH_DB_TIMEOUT=3s RUST_LOG=info
+export AUTH_DB_TIMEOUT_SECONDS=3 PYTHONDONTWRITEBYTECODE=1
+
+declare -a results=()
+failed=0
+record() {  # record NAME RC SECONDS
+  if [ "$2" = 0 ]; then
+    results+=("ok    $1 (${3}s)")
+  else
+    results+=("FAIL  $1 (${3}s, exit $2)")
+    failed=1
+  fi
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ "$failed" = 0 ] && [ "$rc" != 0 ] && failed=1
+  if [ "${STACK_TEST_KEEP:-0}" = 1 ]; then
+    say "STACK_TEST_KEEP=1: the stack keeps running in $STACK_DIR (stop: STACK_DIR=$STACK_DIR scripts/stack-down.sh --purge)"
+  elif [ -f "$STACK_DIR/stack.env" ]; then
+    if [ "$failed" = 0 ]; then
+      scripts/stack-down.sh --purge >/dev/null 2>&1 || { say "stack-down failed"; failed=1; }
+    else
+      scripts/stack-down.sh >/dev/null 2>&1 || say "stack-down failed"
+    fi
+  elif [ "$failed" = 0 ]; then
+    rm -rf "$STACK_DIR"
+  fi
+  echo >&2
+  say "summary ($((SECONDS - started))s in all):"
+  for r in "${results[@]}"; do echo "  $r" >&2; done
+  if [ "$failed" != 0 ]; then
+    if [ -d "$STACK_DIR/logs" ]; then
+      for f in "$STACK_DIR"/logs/app-*.log "$STACK_DIR/logs/nginx-error.log"; do
+        [ -s "$f" ] || continue
+        echo "---- last lines of $f:" >&2
+        tail -n 8 "$f" | cut -c1-300 >&2
+      done
+    fi
+    say "FAILED; logs kept in $STACK_DIR"
+    exit 1
+  fi
+  say "all stack tests passed"
+  exit 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- the stack
+say "starting the stack in $STACK_DIR: nginx 127.0.0.1:$STACK_PORT, $STACK_REPLICAS replicas on $((app_base + 1))..$((app_base + replicas)), PostgreSQL on $pg_port"
+t=$SECONDS
+rc=0
+scripts/stack-up.sh >/dev/null || rc=$?
+record "stack-up.sh" "$rc" $((SECONDS - t))
+[ "$rc" = 0 ] || exit 1
+
+# ---- static check of the compose stack (nginx is installed by now)
+t=$SECONDS
+rc=0
+scripts/check-compose.sh >"$STACK_DIR/check-compose.out" 2>&1 || rc=$?
+if [ "$rc" != 0 ] || grep -q SKIP "$STACK_DIR/check-compose.out"; then
+  cat "$STACK_DIR/check-compose.out" >&2
+else
+  say "check-compose.sh: $(grep -Eo 'all [0-9]+ checks passed' "$STACK_DIR/check-compose.out"), docker-compose config and nginx -t ok"
+fi
+record "check-compose.sh" "$rc" $((SECONDS - t))
+
+# ---- the scenarios
+t=$SECONDS
+rc=0
+# Every wait in the tests is bounded; this bounds them all, in case.
+soak=${SOAK_SECONDS:-120}
+timeout -k 30 $((600 + ${soak%.*})) python3 tests/stack/test_stack.py "$@" || rc=$?
+record "tests/stack/test_stack.py ${*:-(all scenarios)}" "$rc" $((SECONDS - t))
+
+# Every process of the stack must still be up after the scenarios (each
+# scenario restores what it stopped).
+t=$SECONDS
+rc=0
+scripts/stack-ctl.sh status >&2 || rc=$?
+record "stack-ctl.sh status after the tests" "$rc" $((SECONDS - t))
