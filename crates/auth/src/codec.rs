@@ -1,5 +1,7 @@
 //! Signing claims into tokens and checking tokens back into claims.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode_header, Validation};
 
@@ -118,6 +120,12 @@ impl TokenCodec {
                 .ok_or(VerifyError::UnknownKey)?
         };
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)?;
+        // RFC 7515 §5.2 step 3 and RFC 7519 §7.2 step 10: the header and the
+        // claims must be UTF-8. serde_json skips the values it does not need
+        // (unknown claims) without checking their bytes.
+        if !header_and_claims_are_utf8(token) {
+            return Err(VerifyError::Malformed);
+        }
         let header = data.header;
         if self.keys.signing_kid().is_none() && header.kid.is_some() {
             return Err(VerifyError::UnknownKey);
@@ -138,4 +146,13 @@ impl TokenCodec {
         }
         Ok(data.claims)
     }
+}
+
+/// Whether the first two segments of a compact JWS decode to UTF-8 text.
+fn header_and_claims_are_utf8(token: &str) -> bool {
+    token.split('.').take(2).all(|segment| {
+        URL_SAFE_NO_PAD
+            .decode(segment)
+            .is_ok_and(|bytes| std::str::from_utf8(&bytes).is_ok())
+    })
 }
