@@ -144,16 +144,16 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware: count and time every request under its route pattern, written
-/// with its trailing slash, so both spellings of a path are one series.
+/// Middleware: count and time every request under its route pattern, API
+/// routes written with their trailing slash, so both spellings are one series.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let route = match req.match_pattern() {
-        Some(p) if p.ends_with('/') => p,
-        Some(p) => format!("{p}/"),
+        Some(p) if p.starts_with("/api/") && !p.ends_with('/') => format!("{p}/"),
+        Some(p) => p,
         None => "unmatched".to_owned(),
     };
     let method = req.method().as_str().to_owned();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, ErrorHandlers, Logger};
+use actix_web::middleware::{from_fn, Condition, ErrorHandlers, Logger};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpServer};
 use auth::{Authority, KeySet, KeySource, LoginThrottle, PasswordHasher, TokenCodec};
@@ -269,11 +269,15 @@ pub fn build_app(
         .wrap(ErrorHandlers::new().default_handler(ensure_envelope))
         // The path without its query string, and no headers but the request id:
         // tokens and passwords never reach the log.
-        .wrap(
+        // Left out entirely when `access` logging is off (RUST_LOG=warn): the
+        // logger renders its fields for every response whether or not the
+        // line is then printed.
+        .wrap(Condition::new(
+            log::log_enabled!(target: "access", log::Level::Info),
             Logger::new("%a \"%{method}xi %U\" %s %b %Dms rid=%{x-request-id}i")
                 .custom_request_replace("method", |req| req.method().to_string())
                 .log_target("access"),
-        )
+        ))
         .wrap(from_fn(metrics::track))
 }
 

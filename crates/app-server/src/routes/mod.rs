@@ -11,31 +11,35 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder}
 
 use crate::errors::ApiError;
 
-/// A resource at `path` (written with its trailing slash) and at the same
-/// path without it, routing `method` to `handler` and answering 405, with
-/// `Allow`, to every other method.
-fn resource<F, Args>(path: &str, method: Method, handler: F) -> actix_web::Resource
+/// Serve `method` at `path` (written with its trailing slash) and at the same
+/// path without it, answering 405, with `Allow`, to every other method.
+///
+/// Two resources with one static pattern each, rather than one resource with
+/// both: a static pattern is matched by comparing strings, a multi-pattern
+/// resource through a regex set, on every request that passes it.
+fn route<F, Args>(cfg: &mut web::ServiceConfig, path: &str, method: Method, handler: F)
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    let bare = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    let allow = method.clone();
-    web::resource([path.to_owned(), bare.to_owned()])
-        .route(web::method(method).to(handler))
-        .default_service(web::to(move |req: HttpRequest| {
-            let allow = allow.clone();
-            async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: req.method().clone(),
-                    allow,
-                })
-            }
-        }))
+    let bare = path.strip_suffix('/').filter(|p| !p.is_empty());
+    for pattern in std::iter::once(path).chain(bare) {
+        let allow = method.clone();
+        cfg.service(
+            web::resource(pattern)
+                .route(web::method(method.clone()).to(handler.clone()))
+                .default_service(web::to(move |req: HttpRequest| {
+                    let allow = allow.clone();
+                    async move {
+                        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                            method: req.method().clone(),
+                            allow,
+                        })
+                    }
+                })),
+        );
+    }
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -43,43 +47,34 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/token/", Method::POST, tokens::obtain))
-        .service(resource(
-            "/api/token/refresh/",
-            Method::POST,
-            tokens::refresh,
-        ))
-        .service(resource("/api/token/verify/", Method::POST, tokens::verify))
-        .service(resource(
-            "/api/token/blacklist/",
-            Method::POST,
-            tokens::blacklist,
-        ))
-        .service(resource("/api/register/", Method::POST, account::register))
-        .service(resource("/api/me/", Method::GET, account::me))
-        .service(resource(
-            "/api/me/password/",
-            Method::POST,
-            account::change_password,
-        ))
-        .service(resource(
-            "/api/logout/all/",
-            Method::POST,
-            account::logout_all,
-        ))
-        .service(resource(
-            "/api/admin/users/",
-            Method::GET,
-            admin::list_users,
-        ))
-        .service(resource(
-            "/api/admin/users/{id}/",
-            Method::PATCH,
-            admin::update_user,
-        ))
-        .service(resource("/healthz", Method::GET, ops::healthz))
-        .service(resource("/readyz", Method::GET, ops::readyz))
-        .service(resource("/.well-known/jwks.json", Method::GET, ops::jwks))
-        .service(resource("/api/openapi.json", Method::GET, ops::openapi))
-        .service(resource("/metrics", Method::GET, ops::metrics));
+    route(cfg, "/api/token/", Method::POST, tokens::obtain);
+    route(cfg, "/api/token/refresh/", Method::POST, tokens::refresh);
+    route(cfg, "/api/token/verify/", Method::POST, tokens::verify);
+    route(
+        cfg,
+        "/api/token/blacklist/",
+        Method::POST,
+        tokens::blacklist,
+    );
+    route(cfg, "/api/register/", Method::POST, account::register);
+    route(cfg, "/api/me/", Method::GET, account::me);
+    route(
+        cfg,
+        "/api/me/password/",
+        Method::POST,
+        account::change_password,
+    );
+    route(cfg, "/api/logout/all/", Method::POST, account::logout_all);
+    route(cfg, "/api/admin/users/", Method::GET, admin::list_users);
+    route(
+        cfg,
+        "/api/admin/users/{id}/",
+        Method::PATCH,
+        admin::update_user,
+    );
+    route(cfg, "/healthz", Method::GET, ops::healthz);
+    route(cfg, "/readyz", Method::GET, ops::readyz);
+    route(cfg, "/.well-known/jwks.json", Method::GET, ops::jwks);
+    route(cfg, "/api/openapi.json", Method::GET, ops::openapi);
+    route(cfg, "/metrics", Method::GET, ops::metrics);
 }
