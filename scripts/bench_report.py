@@ -149,7 +149,6 @@ def main():
 def chart(bench_dir, results):
     data = os.path.join(bench_dir, "requests.dat")
     with open(data, "w") as f:
-        f.write("scenario " + " ".join(t for t, _ in TARGETS) + "\n")
         for sc in SCENARIOS:
             vals = [results[t].get(sc, {}).get("rps") or 0 for t, _ in TARGETS]
             f.write(sc + " " + " ".join(f"{v:.2f}" for v in vals) + "\n")
@@ -163,6 +162,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set logscale y
 set yrange [1:*]
+set xrange [-0.6:3.6]
 set grid ytics
 set key top right
 plot '{data}' using 2:xtic(1) title '{TARGETS[0][1]}', '' using 3 title '{TARGETS[1][1]}', '' using 4 title '{TARGETS[2][1]}'
