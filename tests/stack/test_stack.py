@@ -287,22 +287,24 @@ def s_kill_replica(stack):
         f"start at +{t_start0 - load.t0:.2f}s (took {t_start1 - t_start0:.2f}s)"
     )
     fails = load.failures()
-    # A SIGKILL loses what the replica was processing. nginx resends a request
-    # to another replica when nothing reached the dead one (every method), and
-    # GETs also when it died mid-request; a POST that had reached it is not
-    # replayed (no `non_idempotent`: a refresh must not rotate twice), and
-    # answers 502 `unavailable` by design (docs/stack.md). So the only
-    # failures allowed are such POSTs: in flight at the instant of the kill,
-    # at most one per client thread.
-    in_flight = [
+    # nginx resends every request the dead replica did not answer, POSTs too
+    # (`non_idempotent`, docs/stack.md), so nothing fails. A refresh the dead
+    # replica had committed is recognised by its request id and answered with
+    # the same successor (not a reuse). The one case left: a registration it
+    # committed before dying; the resend then finds the username taken (400),
+    # as a client's own retry would. That window is the commit's own few
+    # milliseconds, so at most one such request, in flight at the kill, is
+    # tolerated (and reported).
+    applied_twice = [
         f for f in fails
-        if f.status == 502 and f.code == "unavailable" and f.op != "me"
-        and f.started <= t_kill1 + 0.25 and f.ended >= t_kill0 - 0.25
+        if f.started <= t_kill1 + 0.25 and f.ended >= t_kill0 - 0.25
+        and f.op == "register" and f.status == 400
     ]
-    others = [f for f in fails if f not in in_flight]
-    log(f"  POSTs lost in flight at the kill (502 unavailable, by design): {len(in_flight)}; other failures: {len(others)}")
-    check(not others, "failed requests beyond the killed replica's in-flight POSTs:\n" + load.describe_failures(others))
-    check(len(in_flight) <= load.threads, f"{len(in_flight)} POSTs lost, more than the {load.threads} threads in flight")
+    others = [f for f in fails if f not in applied_twice]
+    log(f"  failed: {len(others)}; registrations committed by the killed replica then resent: {len(applied_twice)}")
+    check(not others, "failed requests with a replica killed:\n" + load.describe_failures(others))
+    check(len(applied_twice) <= 1, "more than one registration committed by the killed replica and resent:\n"
+          + load.describe_failures(applied_twice))
     gets = [r for r in load.records if r.op == "me"]
     check(gets and all(r.status == 200 for r in gets), "a GET failed")
     after = [r for r in load.records if r.started > t_kill1 + 0.25]

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{claims, forge, header, now, Server, PASSWORD, SECRET};
+use common::{claims, forge, header, now, Resp, Server, PASSWORD, SECRET};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{json, Value};
 use test_support::{backend_tests, TestDb};
@@ -213,6 +213,48 @@ fn concurrent_refreshes_at_most_one_succeeds(db: &TestDb) {
             "at most one succeeds: {statuses:?}"
         );
     }
+}
+
+fn a_trusted_proxys_resend_of_a_refresh_is_not_reuse(db: &TestDb) {
+    let refresh_as = |s: &Server, token: &str, rid: &str| {
+        Resp::from(
+            s.client()
+                .post(s.url("/api/token/refresh/"))
+                .header("X-Request-Id", rid)
+                .json(&json!({ "refresh": token }))
+                .send()
+                .unwrap(),
+        )
+    };
+    let rid = "581a370ee7d636ba444f0ca5557360d6";
+
+    // from nginx (trusted): the same request id again gets the same successor
+    let proxied = Server::start_with(db, &[("AUTH_TRUSTED_PROXIES", "127.0.0.1")]);
+    let (_, _, r1) = proxied.user("alice");
+    let lost = refresh_as(&proxied, &r1, rid);
+    assert_eq!(lost.status, 200, "{}", lost.text);
+    let resent = refresh_as(&proxied, &r1, rid);
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    let r2 = resent.str("refresh");
+    assert_eq!(claims(&r2)["jti"], claims(&lost.str("refresh"))["jti"]);
+    assert_eq!(
+        proxied.get("/api/me/", Some(&resent.str("access"))).status,
+        200
+    );
+    // another request with the retired token is reuse, and ends the family
+    refresh_as(&proxied, &r1, "another-request").assert_token_not_valid();
+    proxied
+        .post("/api/token/refresh/", json!({"refresh": r2}))
+        .assert_token_not_valid();
+
+    // from anyone else the header means nothing: a replay is reuse
+    let direct = Server::start(db);
+    let (_, _, r1) = direct.user("bob");
+    let r2 = refresh_as(&direct, &r1, rid).str("refresh");
+    refresh_as(&direct, &r1, rid).assert_token_not_valid();
+    direct
+        .post("/api/token/refresh/", json!({"refresh": r2}))
+        .assert_token_not_valid();
 }
 
 fn verify_accepts_both_types(db: &TestDb) {
@@ -542,6 +584,7 @@ backend_tests!(
     verify_of_a_retired_token_only_answers_401,
     newest_token_dies_with_its_family,
     concurrent_refreshes_at_most_one_succeeds,
+    a_trusted_proxys_resend_of_a_refresh_is_not_reuse,
     verify_accepts_both_types,
     blacklist_revokes_the_family,
     session_lifetime_is_absolute,

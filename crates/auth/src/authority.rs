@@ -44,6 +44,12 @@ pub struct TokenPair {
     pub refresh: Option<String>,
 }
 
+/// How long after a rotation a proxy's resend of the same request still gets
+/// the successor token: longer than nginx's retry budget
+/// (`proxy_next_upstream_timeout 10s`), short enough that a request id
+/// captured later is useless.
+pub const RESEND_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FlushCounts {
     pub refresh_tokens: usize,
@@ -122,12 +128,30 @@ impl Authority {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, TokenError> {
+        self.refresh_request(conn, token, None, now)
+    }
+
+    /// [`Authority::refresh`] of a request a trusted proxy named `request`
+    /// (its X-Request-Id). A proxy resends a request when the replica it sent
+    /// it to died without answering, and that replica may have committed the
+    /// rotation first. The resend is the same presentation of the token, not a
+    /// reuse: within [`RESEND_WINDOW`] of the rotation, while the successor is
+    /// still unused and its family live, it gets the successor again (same
+    /// `jti`) instead of revoking the family. Anything else with a retired
+    /// token is reuse, as before.
+    pub fn refresh_request(
+        &self,
+        conn: &mut DbConnection,
+        token: &str,
+        request: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, TokenError> {
         let claims = self.codec.decode(token, Some(TokenType::Refresh))?;
         let user_id = parse_user_id(&claims)?;
         let jti = TokenId(claims.jti);
         let sid = SessionId(claims.sid);
         let outcome = if self.settings.rotate_refresh_tokens {
-            self.rotate(conn, &jti, &sid, user_id, now)?
+            self.rotate(conn, &jti, &sid, user_id, request, now)?
         } else {
             let record = RefreshToken::find(conn, &jti)?.ok_or(TokenError::Unknown)?;
             if record.used_at.is_some() {
@@ -159,15 +183,21 @@ impl Authority {
         jti: &TokenId,
         sid: &SessionId,
         user_id: UserId,
+        request: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<RefreshOutcome, TokenError> {
         let next_jti = TokenId::random();
         write_transaction(conn, |c| {
             // The conditional UPDATE comes first: it takes the lock that
             // orders concurrent refreshes of the same token.
-            if !RefreshToken::retire(c, jti, to_db(now), Some(&next_jti))? {
+            if !RefreshToken::retire(c, jti, to_db(now), Some(&next_jti), request)? {
                 return match RefreshToken::find(c, jti)? {
                     Some(record) if record.used_at.is_some() => {
+                        if let Some(issued) =
+                            self.resent_rotation(c, &record, sid, user_id, request, now)?
+                        {
+                            return Ok(RefreshOutcome::Issued(Box::new(issued)));
+                        }
                         Session::revoke(
                             c,
                             &record.session_id,
@@ -193,6 +223,40 @@ impl Authority {
                 refresh: Some(next),
             })))
         })
+    }
+
+    /// The successor of `retired` when this request is the proxy's resend of
+    /// the very request that retired it (see [`Authority::refresh_request`]).
+    fn resent_rotation(
+        &self,
+        conn: &mut DbConnection,
+        retired: &RefreshToken,
+        sid: &SessionId,
+        user_id: UserId,
+        request: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Issued>, TokenError> {
+        let same_request = request.is_some() && retired.retired_by_request.as_deref() == request;
+        let recent = retired
+            .used_at
+            .is_some_and(|at| from_db(at) + RESEND_WINDOW > now);
+        let (true, true, Some(next_jti)) = (same_request, recent, &retired.replaced_by) else {
+            return Ok(None);
+        };
+        let Some(next) = RefreshToken::find(conn, next_jti)? else {
+            return Ok(None);
+        };
+        if next.used_at.is_some() || next.expires_at <= to_db(now) {
+            return Ok(None);
+        }
+        let Ok((session, user)) = self.live_session(conn, sid, user_id, now) else {
+            return Ok(None);
+        };
+        Ok(Some(Issued {
+            session,
+            user,
+            refresh: Some(next),
+        }))
     }
 
     /// Log out: revoke the refresh token's family.
@@ -374,6 +438,7 @@ impl Authority {
             expires_at: to_db(expires_at),
             used_at: None,
             replaced_by: None,
+            retired_by_request: None,
         }
     }
 

@@ -800,6 +800,115 @@ fn a_validly_signed_token_unknown_to_the_database_is_refused(db: &TestDb) {
     assert_live(&mut conn, refresh_of(&real));
 }
 
+// --- a proxy resending the request that rotated ----------------------------------
+
+fn a_proxy_resend_of_the_rotating_request_gets_the_successor_again(db: &TestDb) {
+    let mut conn = db.migrated();
+    let authority = default_authority();
+    let alice = add_user(&mut conn, "alice");
+    let t0 = Utc::now();
+    let first = authority.login(&mut conn, &alice, t0).unwrap();
+    let rid = Some("581a370ee7d636ba444f0ca5557360d6");
+    // the replica that rotated died before answering; nginx resends the
+    // request, same id, to another replica
+    let lost = authority
+        .refresh_request(&mut conn, refresh_of(&first), rid, t0)
+        .unwrap();
+    let resent = authority
+        .refresh_request(
+            &mut conn,
+            refresh_of(&first),
+            rid,
+            t0 + Duration::seconds(2),
+        )
+        .unwrap();
+    assert_eq!(
+        read_claims(refresh_of(&resent)).jti,
+        read_claims(refresh_of(&lost)).jti,
+        "the same successor, not a second rotation"
+    );
+    assert_live(&mut conn, refresh_of(&resent));
+    assert!(authenticate(&authority, &mut conn, &resent.access, t0).is_ok());
+    assert_eq!(
+        record_of(&mut conn, refresh_of(&first)).replaced_by,
+        Some(TokenId(read_claims(refresh_of(&resent)).jti))
+    );
+    // and the client goes on with it
+    let next = authority
+        .refresh(&mut conn, refresh_of(&resent), t0 + Duration::seconds(3))
+        .unwrap();
+    assert_live(&mut conn, refresh_of(&next));
+}
+
+fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
+    let authority = default_authority();
+    let rid = "581a370ee7d636ba444f0ca5557360d6";
+    let t0 = Utc::now();
+    type Replay =
+        fn(&Authority, &mut DbConnection, &str, DateTime<Utc>) -> Result<TokenPair, TokenError>;
+    let cases: [(&str, Replay); 4] = [
+        ("another request id", |a, c, t, now| {
+            a.refresh_request(c, t, Some("ffffffffffffffffffffffffffffffff"), now)
+        }),
+        ("no request id", |a, c, t, now| {
+            a.refresh_request(c, t, None, now)
+        }),
+        ("after the resend window", |a, c, t, now| {
+            a.refresh_request(
+                c,
+                t,
+                Some("581a370ee7d636ba444f0ca5557360d6"),
+                now + auth::RESEND_WINDOW,
+            )
+        }),
+        ("the successor already used", |a, c, t, now| {
+            let successor = record_of(c, t).replaced_by.unwrap();
+            // the successor's token reached the client, who rotated it
+            RefreshToken::retire(c, &successor, domain::time::to_db(now), None, None).unwrap();
+            a.refresh_request(c, t, Some("581a370ee7d636ba444f0ca5557360d6"), now)
+        }),
+    ];
+    let mut conn = db.migrated();
+    for (i, (what, replay)) in cases.into_iter().enumerate() {
+        let alice = add_user(&mut conn, &format!("alice{i}"));
+        let first = authority.login(&mut conn, &alice, t0).unwrap();
+        let second = authority
+            .refresh_request(&mut conn, refresh_of(&first), Some(rid), t0)
+            .unwrap();
+        let r = replay(
+            &authority,
+            &mut conn,
+            refresh_of(&first),
+            t0 + Duration::seconds(1),
+        );
+        assert!(matches!(r, Err(TokenError::Reused)), "{what}: {r:?}");
+        assert_revoked(&mut conn, refresh_of(&second), "reuse_detected");
+    }
+}
+
+fn a_resend_into_a_revoked_family_is_refused(db: &TestDb) {
+    let mut conn = db.migrated();
+    let authority = default_authority();
+    let alice = add_user(&mut conn, "alice");
+    let t0 = Utc::now();
+    let rid = Some("581a370ee7d636ba444f0ca5557360d6");
+    let first = authority.login(&mut conn, &alice, t0).unwrap();
+    let second = authority
+        .refresh_request(&mut conn, refresh_of(&first), rid, t0)
+        .unwrap();
+    authority
+        .blacklist(&mut conn, refresh_of(&second), t0)
+        .unwrap();
+    let r = authority.refresh_request(
+        &mut conn,
+        refresh_of(&first),
+        rid,
+        t0 + Duration::seconds(1),
+    );
+    assert!(matches!(r, Err(TokenError::Reused)), "{r:?}");
+    assert_refresh_token_dead(&authority, &mut conn, refresh_of(&second), t0);
+}
+
 backend_tests!(
     login_opens_a_family_and_records_last_login,
     issued_claims_are_exactly_those_of_the_contract,
@@ -819,4 +928,7 @@ backend_tests!(
     flush_expired_deletes_expired_records_only,
     every_entry_point_refuses_forged_tokens,
     a_validly_signed_token_unknown_to_the_database_is_refused,
+    a_proxy_resend_of_the_rotating_request_gets_the_successor_again,
+    anything_but_the_same_recent_request_is_reuse,
+    a_resend_into_a_revoked_family_is_refused,
 );

@@ -20,6 +20,8 @@ pub struct RefreshToken {
     /// Set when a rotation retired this token.
     pub used_at: Option<Timestamp>,
     pub replaced_by: Option<TokenId>,
+    /// The proxy's id of the request that retired it (see `retire`).
+    pub retired_by_request: Option<String>,
 }
 
 impl RefreshToken {
@@ -41,12 +43,15 @@ impl RefreshToken {
     /// Retire a live token in one conditional UPDATE. Of several concurrent
     /// callers with the same `jti` exactly one sees `true`: the row lock
     /// (PostgreSQL) or the write lock (SQLite) orders them, and the loser's
-    /// `used_at IS NULL` no longer holds.
+    /// `used_at IS NULL` no longer holds. `request` is the id a trusted proxy
+    /// gave the request, kept so that the proxy's resend of the very same
+    /// request can be told from a reuse.
     pub fn retire(
         conn: &mut DbConnection,
         jti: &TokenId,
         now: Timestamp,
         replaced_by: Option<&TokenId>,
+        request: Option<&str>,
     ) -> QueryResult<bool> {
         let n = on_backend!(conn, |c| diesel::update(
             refresh_tokens::table
@@ -57,6 +62,7 @@ impl RefreshToken {
         .set((
             refresh_tokens::used_at.eq(now),
             refresh_tokens::replaced_by.eq(replaced_by),
+            refresh_tokens::retired_by_request.eq(request),
         ))
         .execute(c))?;
         Ok(n == 1)

@@ -34,6 +34,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         replaced_by -> Nullable<Text>,
+        retired_by_request -> Nullable<Text>,
     }
 }
 

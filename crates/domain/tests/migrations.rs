@@ -87,11 +87,11 @@ fn expected_indexes() -> BTreeSet<String> {
 fn up_down_up(db: &TestDb) {
     let mut conn = db.connect();
     let before = migrations::status(&mut conn).unwrap();
-    assert_eq!(before.len(), 3);
+    assert_eq!(before.len(), 4);
     assert!(before.iter().all(|m| !m.applied));
 
     let applied = migrations::run_pending(&mut conn).unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     assert!(migrations::pending(&mut conn).unwrap().is_empty());
     let schema = columns(&mut conn);
     assert_eq!(index_names(&mut conn), expected_indexes());

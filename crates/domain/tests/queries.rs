@@ -54,6 +54,7 @@ fn token_record(session: &Session, lifetime: Duration) -> RefreshToken {
         expires_at: at + lifetime,
         used_at: None,
         replaced_by: None,
+        retired_by_request: None,
     }
 }
 
@@ -243,11 +244,19 @@ fn refresh_tokens_retire_once(db: &TestDb) {
 
     let second = TokenId::random();
     let at = now();
-    assert!(RefreshToken::retire(&mut conn, &first.jti, at, Some(&second)).unwrap());
-    assert!(!RefreshToken::retire(&mut conn, &first.jti, at, Some(&TokenId::random())).unwrap());
+    assert!(RefreshToken::retire(&mut conn, &first.jti, at, Some(&second), Some("rid-1")).unwrap());
+    assert!(!RefreshToken::retire(
+        &mut conn,
+        &first.jti,
+        at,
+        Some(&TokenId::random()),
+        Some("rid-2")
+    )
+    .unwrap());
     let retired = RefreshToken::find(&mut conn, &first.jti).unwrap().unwrap();
     assert_eq!(retired.used_at, Some(at));
     assert_eq!(retired.replaced_by, Some(second));
+    assert_eq!(retired.retired_by_request.as_deref(), Some("rid-1"));
 
     // an expired record is never retired (and so never rotated)
     let old = RefreshToken {
@@ -255,8 +264,8 @@ fn refresh_tokens_retire_once(db: &TestDb) {
         ..token_record(&session, Duration::days(1))
     };
     RefreshToken::record(&mut conn, &old).unwrap();
-    assert!(!RefreshToken::retire(&mut conn, &old.jti, at, None).unwrap());
-    assert!(!RefreshToken::retire(&mut conn, &TokenId::random(), at, None).unwrap());
+    assert!(!RefreshToken::retire(&mut conn, &old.jti, at, None, None).unwrap());
+    assert!(!RefreshToken::retire(&mut conn, &TokenId::random(), at, None, None).unwrap());
 }
 
 fn expired_records_are_flushed(db: &TestDb) {

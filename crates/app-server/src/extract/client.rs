@@ -1,5 +1,8 @@
-//! The client's address, for throttling: the TCP peer, or the address a
-//! trusted proxy (nginx) reports in X-Forwarded-For.
+//! What is known of the request's origin: the client's address, for
+//! throttling (the TCP peer, or the address a trusted proxy, nginx, reports in
+//! X-Forwarded-For), and the id a trusted proxy gave the request
+//! (X-Request-Id), which it keeps when it resends the request to another
+//! replica.
 
 use std::future::{ready, Ready};
 use std::net::IpAddr;
@@ -13,15 +16,50 @@ use crate::state::AppState;
 
 pub struct ClientAddr(pub Option<IpAddr>);
 
+/// The X-Request-Id of a request whose peer is a trusted proxy; `None` from
+/// anyone else (a client could pick any id) and when the value is not a
+/// plain token of at most 64 characters.
+pub struct ProxyRequestId(pub Option<String>);
+
+const MAX_REQUEST_ID: usize = 64;
+
+fn trusted_proxies(req: &HttpRequest) -> &[IpNet] {
+    req.app_data::<web::Data<AppState>>()
+        .map(|s| s.trusted_proxies.as_slice())
+        .unwrap_or(&[])
+}
+
+impl FromRequest for ProxyRequestId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = trusted_proxies(req);
+        let from_proxy = req
+            .peer_addr()
+            .is_some_and(|a| trusted.iter().any(|net| net.contains(&a.ip())));
+        let id = from_proxy
+            .then(|| req.headers().get("x-request-id"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_request_id(v))
+            .map(str::to_owned);
+        ready(Ok(ProxyRequestId(id)))
+    }
+}
+
+fn is_request_id(v: &str) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 impl FromRequest for ClientAddr {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.trusted_proxies.as_slice())
-            .unwrap_or(&[]);
+        let trusted = trusted_proxies(req);
         let forwarded = req
             .headers()
             .get_all("x-forwarded-for")
@@ -73,6 +111,16 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn request_ids_are_plain_short_tokens() {
+        assert!(is_request_id("581a370ee7d636ba444f0ca5557360d6"));
+        assert!(is_request_id("a-b_c.d"));
+        assert!(!is_request_id(""));
+        assert!(!is_request_id(&"a".repeat(65)));
+        assert!(!is_request_id("a b"));
+        assert!(!is_request_id("a\u{e9}"));
     }
 
     #[test]

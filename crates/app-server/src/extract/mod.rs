@@ -1,5 +1,6 @@
 //! Request extractors, each written once: the JSON body, the Bearer token,
-//! the authenticated user (and admin), and the client address.
+//! the authenticated user (and admin), the client address and the proxy's
+//! request id.
 
 pub mod bearer;
 pub mod body;
@@ -8,5 +9,5 @@ pub mod user;
 
 pub use bearer::BearerToken;
 pub use body::Form;
-pub use client::ClientAddr;
+pub use client::{ClientAddr, ProxyRequestId};
 pub use user::{AdminUser, CurrentUser};

@@ -8,7 +8,7 @@ use domain::{DbConnection, User};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::extract::ClientAddr;
+use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
 use crate::requests::{LoginRequest, RefreshRequest, VerifyRequest};
 use crate::state::AppState;
@@ -110,10 +110,14 @@ pub async fn obtain(
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
+    request_id: ProxyRequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
-    let result = run_token_op(&state, move |a, conn| a.refresh(conn, &token, Utc::now())).await?;
+    let result = run_token_op(&state, move |a, conn| {
+        a.refresh_request(conn, &token, request_id.0.as_deref(), Utc::now())
+    })
+    .await?;
     match result {
         Ok(pair) => {
             state.metrics.refresh(RefreshOutcome::Success);
