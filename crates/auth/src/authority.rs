@@ -252,6 +252,11 @@ impl Authority {
         let Ok((session, user)) = self.live_session(conn, sid, user_id, now) else {
             return Ok(None);
         };
+        // Worth seeing: it means a replica died after committing.
+        log::info!(
+            "refresh: request {} resent by the proxy; answered with the successor it committed",
+            request.unwrap_or_default()
+        );
         Ok(Some(Issued {
             session,
             user,
