@@ -37,7 +37,7 @@ impl FromRequest for ProxyRequestId {
         let trusted = trusted_proxies(req);
         let from_proxy = req
             .peer_addr()
-            .is_some_and(|a| trusted.iter().any(|net| net.contains(&a.ip())));
+            .is_some_and(|a| is_trusted(trusted, &a.ip()));
         let id = from_proxy
             .then(|| req.headers().get("x-request-id"))
             .flatten()
@@ -46,6 +46,10 @@ impl FromRequest for ProxyRequestId {
             .map(str::to_owned);
         ready(Ok(ProxyRequestId(id)))
     }
+}
+
+fn is_trusted(trusted: &[IpNet], ip: &IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
 }
 
 fn is_request_id(v: &str) -> bool {
@@ -81,8 +85,7 @@ pub fn client_ip<'a>(
     trusted: &[IpNet],
 ) -> Option<IpAddr> {
     let peer = peer?;
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    if !is_trusted(trusted, &peer) {
         return Some(peer);
     }
     let hops: Vec<&str> = forwarded_for
@@ -94,7 +97,7 @@ pub fn client_ip<'a>(
         match hop.parse::<IpAddr>() {
             Ok(ip) => {
                 client = ip;
-                if !is_trusted(&ip) {
+                if !is_trusted(trusted, &ip) {
                     break;
                 }
             }

@@ -119,10 +119,7 @@ impl Server {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
-        let child = Command::new(BIN)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.dir.path())
+        let child = binary(&self.env, self.dir.path(), &[])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -339,12 +336,19 @@ pub struct Output {
     pub stderr: String,
 }
 
-pub fn run_cli(env: &[(String, String)], dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
+/// The app-server binary with exactly `env`, in `dir`.
+fn binary(env: &[(String, String)], dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
-        .args(args)
+        .args(args);
+    command
+}
+
+pub fn run_cli(env: &[(String, String)], dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = binary(env, dir, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -514,11 +518,7 @@ pub fn run_until_exit(
 ) -> (Output, Duration) {
     use std::io::Read;
     let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .args(args)
+    let mut child = binary(env, dir, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
