@@ -291,14 +291,14 @@ def s_kill_replica(stack):
     # (`non_idempotent`, docs/stack.md), so nothing fails. A refresh the dead
     # replica had committed is recognised by its request id and answered with
     # the same successor (not a reuse). The one case left: a registration it
-    # committed before dying; the resend then finds the username taken (400),
-    # as a client's own retry would. That window is the commit's own few
+    # committed before dying; the resend then finds the username taken
+    # (409 username_taken), as a client's own retry would. That window is the commit's own few
     # milliseconds, so at most one such request, in flight at the kill, is
     # tolerated (and reported).
     applied_twice = [
         f for f in fails
         if f.started <= t_kill1 + 0.25 and f.ended >= t_kill0 - 0.25
-        and f.op == "register" and f.status == 400
+        and f.op == "register" and f.status == 409 and f.code == "username_taken"
     ]
     others = [f for f in fails if f not in applied_twice]
     log(f"  failed: {len(others)}; registrations committed by the killed replica then resent: {len(applied_twice)}")
