@@ -249,8 +249,11 @@ impl Authority {
         if next.used_at.is_some() || next.expires_at <= to_db(now) {
             return Ok(None);
         }
-        let Ok((session, user)) = self.live_session(conn, sid, user_id, now) else {
-            return Ok(None);
+        let (session, user) = match self.live_session(conn, sid, user_id, now) {
+            Ok(live) => live,
+            Err(TokenError::Database(e)) => return Err(e.into()),
+            // an ended or revoked family: the resend is treated as reuse
+            Err(_) => return Ok(None),
         };
         // Worth seeing: it means a replica died after committing.
         log::info!(
