@@ -26,6 +26,11 @@ pub enum DbConnection {
 /// or `ON CONFLICT`, and it rebuilds and re-prepares the SQL of every query it
 /// runs, where the concrete connections cache prepared statements. The query
 /// builder types are backend-neutral, so each expression is written once.
+///
+/// Lookups by a unique key use `get_result(..).optional()`, never `first`:
+/// `first` adds a bound `LIMIT`, which SQLite's planner reads, marking the
+/// prepared statement stale at every new binding (its SQL parsed again on
+/// each call).
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -34,13 +39,6 @@ macro_rules! on_backend {
             $crate::connection::DbConnection::Sqlite($c) => $body,
         }
     };
-}
-
-/// The row of a lookup by a unique key. Such lookups carry no `LIMIT 1`:
-/// SQLite's planner reads a bound LIMIT, which marks the prepared statement
-/// stale at every new binding, so each call would parse its SQL again.
-pub fn at_most_one<T>(rows: Vec<T>) -> Option<T> {
-    rows.into_iter().next()
 }
 
 /// Where the data lives, parsed from `DATABASE_URL`.
@@ -188,9 +186,11 @@ where
         return conn.transaction(f);
     }
     // SQLite's busy handler sleeps 1, 2, 5, 10... ms between retries of a
-    // locked database; writers of this process queue on a mutex instead and
-    // take the lock the moment it is free. Other processes still meet the
-    // busy timeout. Nothing in a transaction waits for anything but SQLite,
+    // locked database; transactions of this process queue on a mutex instead
+    // and take the lock the moment it is free. Single-statement writes outside
+    // `write_transaction`, and other processes, still meet the busy timeout.
+    // The mutex is per process, not per file: writes to different SQLite
+    // files (only tests have several) queue behind each other too. Nothing in a transaction waits for anything but SQLite,
     // so the mutex cannot deadlock; a panic inside only poisons it harmlessly.
     let _writer = match conn {
         DbConnection::Sqlite(inner) => {
@@ -217,7 +217,7 @@ where
     }
 }
 
-/// One writer at a time among this process's SQLite connections.
+/// One `write_transaction` at a time among this process's SQLite connections.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// r2d2 manager that opens connections for one [`DatabaseUrl`].

@@ -4,7 +4,6 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
-use crate::connection::at_most_one;
 use crate::connection::{write_transaction, DbConnection};
 use crate::on_backend;
 use crate::schema::login_failures;
@@ -45,8 +44,8 @@ pub fn current_window(
         .filter(login_failures::subject.eq(subject))
         .filter(login_failures::window_start.gt(now - window))
         .select((login_failures::window_start, login_failures::failures))
-        .load::<(Timestamp, i32)>(c)
-        .map(at_most_one))
+        .get_result::<(Timestamp, i32)>(c)
+        .optional())
     .map(|row| {
         row.map(|(started_at, failures)| FailureWindow {
             started_at,

@@ -3,7 +3,6 @@
 
 use diesel::prelude::*;
 
-use crate::connection::at_most_one;
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, TokenId};
 use crate::on_backend;
@@ -36,8 +35,8 @@ impl RefreshToken {
         on_backend!(conn, |c| refresh_tokens::table
             .find(jti)
             .select(RefreshToken::as_select())
-            .load(c)
-            .map(at_most_one))
+            .get_result(c)
+            .optional())
     }
 
     /// Retire a live token in one conditional UPDATE. Of several concurrent

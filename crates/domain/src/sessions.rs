@@ -2,7 +2,6 @@
 
 use diesel::prelude::*;
 
-use crate::connection::at_most_one;
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, UserId};
 use crate::on_backend;
@@ -60,8 +59,8 @@ impl Session {
         on_backend!(conn, |c| sessions::table
             .find(id)
             .select(Session::as_select())
-            .load(c)
-            .map(at_most_one))
+            .get_result(c)
+            .optional())
     }
 
     /// The session and its user in one query: what a protected route needs.
@@ -73,8 +72,8 @@ impl Session {
             .inner_join(users::table)
             .filter(sessions::id.eq(id))
             .select((Session::as_select(), User::as_select()))
-            .load(c)
-            .map(at_most_one))
+            .get_result(c)
+            .optional())
     }
 
     /// Revoke one family; false when it was already revoked or does not exist.

@@ -5,7 +5,6 @@ use std::fmt;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::connection::at_most_one;
 use crate::connection::DbConnection;
 use crate::ids::UserId;
 use crate::on_backend;
@@ -89,8 +88,8 @@ impl User {
         on_backend!(conn, |c| users::table
             .find(id)
             .select(User::as_select())
-            .load(c)
-            .map(at_most_one))
+            .get_result(c)
+            .optional())
     }
 
     /// Usernames compare case-sensitively, as Django's default user model does.
@@ -98,8 +97,8 @@ impl User {
         on_backend!(conn, |c| users::table
             .filter(users::username.eq(username))
             .select(User::as_select())
-            .load(c)
-            .map(at_most_one))
+            .get_result(c)
+            .optional())
     }
 
     /// One page of users ordered by id, and the total count.
