@@ -2,10 +2,12 @@
 //! file if needed); `migrate status` lists them; `migrate revert` rolls back
 //! the newest one. The migrations are embedded in the binary.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use domain::{migrations, DatabaseUrl};
+use domain::migrations::MigrationError;
+use domain::{migrations, DatabaseUrl, DatabaseUrlError};
 
 /// The same default as the app server: the embedded database in ./data.
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/auth.db";
@@ -31,15 +33,26 @@ enum Command {
     Revert,
 }
 
-/// Print a line; a closed pipe (`migrate status | head`) ends the program
-/// quietly instead of panicking.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
-            std::process::exit(0);
-        }
-    }};
+/// Why `migrate` failed: printed as its one line on stderr.
+#[derive(Debug, thiserror::Error)]
+enum MigrateError {
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(#[from] DatabaseUrlError),
+    #[error("cannot connect to DATABASE_URL ({url}): {reason}")]
+    Connect { url: String, reason: String },
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error("cannot write the output: {0}")]
+    Output(io::Error),
+}
+
+/// Print a line. A closed pipe (`migrate status | head`) ends the program
+/// quietly; any other write error (a full disk) is a failure.
+fn say(line: std::fmt::Arguments) -> Result<(), MigrateError> {
+    match writeln!(io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.map_err(MigrateError::Output),
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,14 +60,14 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     match run(cli.command.unwrap_or(Command::Run)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("migrate: {message}");
+        Err(e) => {
+            eprintln!("migrate: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn database_url() -> Result<DatabaseUrl, String> {
+fn database_url() -> Result<DatabaseUrl, MigrateError> {
     let raw = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => match std::env::var("AUTH_DATA_DIR") {
@@ -62,36 +75,34 @@ fn database_url() -> Result<DatabaseUrl, String> {
             _ => DEFAULT_DATABASE_URL.to_owned(),
         },
     };
-    DatabaseUrl::parse(&raw).map_err(|e| format!("invalid DATABASE_URL: {e}"))
+    Ok(DatabaseUrl::parse(&raw)?)
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<(), MigrateError> {
     let url = database_url()?;
-    let mut conn = url.connect().map_err(|e| {
-        format!(
-            "cannot connect to DATABASE_URL ({}): {}",
-            url.redacted(),
-            e.to_string().lines().next().unwrap_or_default()
-        )
+    let mut conn = url.connect().map_err(|e| MigrateError::Connect {
+        url: url.redacted(),
+        reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
     })?;
     match command {
         Command::Run => {
-            let applied = migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+            let applied = migrations::run_pending(&mut conn)?;
             if applied.is_empty() {
-                out!("no pending migrations on {}", url.redacted());
+                say(format_args!("no pending migrations on {}", url.redacted()))?;
             }
             for name in applied {
-                out!("applied {name}");
+                say(format_args!("applied {name}"))?;
             }
         }
         Command::Status => {
-            for m in migrations::status(&mut conn).map_err(|e| e.to_string())? {
-                out!("{} {}", if m.applied { "[x]" } else { "[ ]" }, m.name);
+            for m in migrations::status(&mut conn)? {
+                let mark = if m.applied { "[x]" } else { "[ ]" };
+                say(format_args!("{mark} {}", m.name))?;
             }
         }
-        Command::Revert => match migrations::revert_last(&mut conn).map_err(|e| e.to_string())? {
-            Some(name) => out!("reverted {name}"),
-            None => out!("nothing to revert"),
+        Command::Revert => match migrations::revert_last(&mut conn)? {
+            Some(name) => say(format_args!("reverted {name}"))?,
+            None => say(format_args!("nothing to revert"))?,
         },
     }
     Ok(())
