@@ -18,7 +18,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// `timeout` bounds each call's wait for the database, queueing included.
+    /// `timeout` bounds each call's wait for a connection, queueing included.
+    /// The statements themselves are bounded separately (on PostgreSQL by the
+    /// same value as `statement_timeout`, per statement).
     pub fn new(pool: Pool, timeout: Duration) -> Self {
         Self { pool, timeout }
     }
@@ -52,7 +54,11 @@ impl Db {
 
 /// bcrypt on its own threads, one per core: a hash takes a core for tens to
 /// hundreds of milliseconds, and must neither stall the async workers nor
-/// occupy the few blocking threads that the database calls need.
+/// occupy the few blocking threads that the database calls need. This is
+/// "bcrypt in `web::block` with limited concurrency" with the limit made a
+/// pool: `web::block`'s threads are sized to the database pool
+/// (`server::blocking_threads_per_worker`), so hashes there would queue
+/// database calls behind them.
 #[derive(Clone)]
 pub struct Hashing {
     hasher: Arc<PasswordHasher>,
@@ -64,6 +70,9 @@ impl Hashing {
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("bcrypt-{i}"))
+            // Without a handler rayon aborts the process on a panic; with it
+            // the job's sender is dropped and the request gets a 500.
+            .panic_handler(|_| log::error!("a bcrypt job panicked"))
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Self {
@@ -79,7 +88,11 @@ impl Hashing {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let hasher = Arc::clone(&self.hasher);
         self.threads.spawn(move || {
-            // The receiver is gone only if the client went away; nothing to do then.
+            // The receiver is gone only if the client went away while the job
+            // queued: spend no core on a hash nobody will read.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(f(&hasher));
         });
         rx.await

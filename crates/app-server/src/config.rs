@@ -24,7 +24,7 @@
 //! | AUTH_ENV | `development` |
 //! | AUTH_TRUSTED_PROXIES | none |
 //! | AUTH_DB_POOL_SIZE | `10` for PostgreSQL, AUTH_WORKERS for SQLite |
-//! | AUTH_DB_TIMEOUT | `3s` (pool checkout: how long a request waits for the database) |
+//! | AUTH_DB_TIMEOUT | `3s` (how long a call waits for a pooled connection; on PostgreSQL also each statement's `statement_timeout`) |
 //! | AUTH_DB_STARTUP_WAIT | `30s` (how long start-up retries an unreachable database) |
 //!
 //! An empty value counts as unset. Secrets are read here and nowhere else.
@@ -195,10 +195,6 @@ impl Config {
             db_startup_wait,
             warnings,
         })
-    }
-
-    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 }
 

@@ -144,18 +144,15 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware: count and time every request under its route pattern, API
-/// routes written with their trailing slash, so both spellings are one series.
+/// Middleware: count and time every request under its route's name (the path
+/// as the contract writes it, see `routes::route`), so both spellings of a
+/// path are one series.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let route = match req.match_pattern() {
-        Some(p) if p.starts_with("/api/") && !p.ends_with('/') => format!("{p}/"),
-        Some(p) => p,
-        None => "unmatched".to_owned(),
-    };
+    let route = req.match_name().unwrap_or("unmatched").to_owned();
     let method = req.method().as_str().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await;

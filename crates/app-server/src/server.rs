@@ -11,7 +11,7 @@ use actix_web::middleware::{from_fn, Condition, ErrorHandlers, Logger};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpServer};
 use auth::{Authority, KeySet, KeySource, LoginThrottle, PasswordHasher, TokenCodec};
-use domain::{build_pool, migrations, DatabaseUrl, DbConnection, Pool, PoolOptions};
+use domain::{build_pool, migrations, Backend, DatabaseUrl, DbConnection, Pool, PoolOptions};
 
 use crate::blocking::{Db, Hashing};
 use crate::config::{Config, KeyConfig};
@@ -306,14 +306,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     HttpServer::new(move || build_app(state.clone(), openapi_json.clone()))
         .workers(config.workers)
         .shutdown_timeout(30)
-        // Blocking threads beyond the connections a worker can use only wait
-        // on the pool, and every idle one costs a thread wake-up per call.
-        .worker_max_blocking_threads(
-            config
-                .pool_size
-                .div_ceil(config.workers.max(1) as u32)
-                .max(1) as usize,
-        )
+        .worker_max_blocking_threads(blocking_threads_per_worker(&config))
         .bind(config.bind)
         .map_err(|source| StartupError::Bind {
             addr: config.bind.to_string(),
@@ -324,3 +317,21 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     log::info!("stopped");
     Ok(())
 }
+
+/// Blocking threads beyond the connections a worker can use only wait on the
+/// pool, and every idle one costs a thread wake-up per call: a share of the
+/// pool each. On PostgreSQL at least a few, though: a call there can wait on a
+/// row lock or the network, and with one thread per worker (a small pool on
+/// many cores) that wait would hold up every other call of the worker.
+fn blocking_threads_per_worker(config: &Config) -> usize {
+    let share = config
+        .pool_size
+        .div_ceil(config.workers.max(1) as u32)
+        .max(1) as usize;
+    match config.database_url.backend() {
+        Backend::Postgres => share.max(MIN_BLOCKING_THREADS_POSTGRES),
+        Backend::Sqlite => share,
+    }
+}
+
+const MIN_BLOCKING_THREADS_POSTGRES: usize = 4;

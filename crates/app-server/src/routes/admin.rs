@@ -33,11 +33,12 @@ impl Page {
                 "offset" => &mut offset,
                 _ => continue,
             };
+            let value = value.trim();
             // `?limit=&offset=`, the contract's own spelling, means the defaults
-            if value.trim().is_empty() {
+            if value.is_empty() {
                 continue;
             }
-            match value.trim().parse::<i64>() {
+            match value.parse::<i64>() {
                 Ok(n) if n >= 0 => *slot = Some(n),
                 Ok(_) => errors
                     .entry(key)
@@ -175,6 +176,21 @@ mod tests {
             page("limit=0"),
             Ok(Page {
                 limit: 0,
+                offset: 0
+            })
+        );
+        // the contract's own spelling of "no value": the defaults
+        assert_eq!(
+            page("limit=&offset="),
+            Ok(Page {
+                limit: 50,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            page("limit= 7 &offset="),
+            Ok(Page {
+                limit: 7,
                 offset: 0
             })
         );

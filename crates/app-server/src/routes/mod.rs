@@ -28,6 +28,8 @@ where
         let allow = method.clone();
         cfg.service(
             web::resource(pattern)
+                // both spellings under one name: the metrics' route label
+                .name(path)
                 .route(web::method(method.clone()).to(handler.clone()))
                 .default_service(web::to(move |req: HttpRequest| {
                     let allow = allow.clone();
