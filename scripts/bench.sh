@@ -10,7 +10,9 @@
 #
 # Targets measured: the peer (Django + DRF + simplejwt, gunicorn, SQLite), our
 # server direct (release build, embedded SQLite), and our production stack
-# through nginx (scripts/stack-up.sh: PostgreSQL, 2 replicas). Then the limits:
+# through nginx (scripts/stack-up.sh: PostgreSQL, 2 replicas, in BENCH_DIR on
+# free ports: a developer's stack keeps running; the caller's STACK_*, AUTH_*,
+# DATABASE_URL and RUST_LOG are ignored). Then the limits:
 # bcrypt and HMAC from the auth crate's criterion benchmarks, and the nginx hop
 # alone (a static 200 from nginx at the same concurrency).
 #
@@ -24,6 +26,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
+. scripts/lib/stack-common.sh
+# The caller's environment must not reach our servers: see stack_scrub_env.
+# shellcheck disable=SC2119  # no names to keep
+stack_scrub_env
 
 : "${PEER:=$ROOT/../shared/peers/simplejwt}"
 : "${BCRYPT_COST:=12}"
@@ -36,7 +43,6 @@ cd "$ROOT"
 : "${BENCH_USERS:=100}"
 : "${BENCH_PASSWORD:=correct horse battery staple}"
 OURS_PORT=${OURS_PORT:-8002}
-STACK_PORT=${STACK_PORT:-8003}
 # The driver's Lua status counting costs wrk a third of a core at our rates,
 # taken from the server on a 2-core machine (the driver's README says to try
 # this for fast servers); refresh counts exactly regardless. Same for both sides.
@@ -68,19 +74,24 @@ ensure_tools() {
   [ ${#need[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing ${need[*]}; install them (apt-get install -y ${need[*]})"
   log "installing ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; }
+  local out
+  out=$(apt_install "${need[@]}" 2>&1) || { tail -n 5 <<<"$out" >&2; die "apt-get install ${need[*]} failed"; }
 }
 
 # seed_users CLI...: bench0..bench{N-1} with the bench password, two at a time
-# (each is a bcrypt hash at BCRYPT_COST).
+# (each is a bcrypt hash at BCRYPT_COST). Any failed create-user is fatal.
 seed_users() {
-  local i
+  local i pid batch=()
   for ((i = 0; i < BENCH_USERS; i++)); do
     printf '%s\n' "$BENCH_PASSWORD" | "$@" create-user "bench$i" >/dev/null &
-    if (( i % 2 == 1 )); then wait; fi
+    batch+=("$!")
+    if (( i % 2 == 1 || i == BENCH_USERS - 1 )); then
+      for pid in "${batch[@]}"; do
+        wait "$pid" || die "create-user bench$i (or its pair) failed while seeding the bench users"
+      done
+      batch=()
+    fi
   done
-  wait
 }
 
 # The peer's driver, with its own report in OUT.
@@ -132,8 +143,10 @@ fi
 
 # ---- our production stack through nginx --------------------------------------
 if [[ " $TARGETS " == *" stack "* ]]; then
-  log "starting the stack (PostgreSQL, 2 replicas, nginx)"
-  STACK_DIR=$STACK_DIR STACK_PORT=$STACK_PORT STACK_BIN_DIR="$ROOT/target/release" \
+  stack_free_ports 2 || die "could not find free ports for the stack"
+  log "starting the stack (PostgreSQL, 2 replicas, nginx on 127.0.0.1:$STACK_PORT)"
+  STACK_DIR=$STACK_DIR STACK_PORT=$STACK_PORT STACK_APP_PORT_BASE=$STACK_APP_PORT_BASE \
+    STACK_PG_PORT=$STACK_PG_PORT STACK_REPLICAS=2 STACK_BIN_DIR="$ROOT/target/release" \
     AUTH_BCRYPT_COST=$BCRYPT_COST RUST_LOG=warn scripts/stack-up.sh > "$BENCH_DIR/stack-up.log" 2>&1 \
     || { tail -n 30 "$BENCH_DIR/stack-up.log" >&2; die "the stack did not start"; }
   seed_users env STACK_DIR="$STACK_DIR" scripts/stack-ctl.sh app-server

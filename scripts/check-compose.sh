@@ -4,7 +4,7 @@
 #
 #   scripts/check-compose.sh [COMPOSE_FILE]
 #
-# 1. `docker-compose config -q` (compose v1, `apt-get install docker-compose`;
+# 1. `docker-compose config` (compose v1, `apt-get install docker-compose`;
 #    installed here when missing and run as root) validates the file against
 #    the Compose schema, with .env.example standing in for .env. When v1 can
 #    be neither found nor installed this step is skipped with a notice, unless
@@ -17,6 +17,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
+. "$ROOT/scripts/lib/stack-common.sh"  # apt_install
 COMPOSE=${1:-$ROOT/docker-compose.yml}
 ENV_EXAMPLE=$ROOT/.env.example
 
@@ -38,23 +40,18 @@ cp "$ENV_EXAMPLE" "$tmp/.env"
 if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing docker-compose (v1) from Debian packages"
   # --no-install-recommends: the Docker engine itself is not needed to validate.
-  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose \
-      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }
-  } >"$tmp/apt.log" 2>&1 || say "notice: could not install docker-compose (see apt output below)"
+  apt_install --no-install-recommends docker-compose >"$tmp/apt.log" 2>&1 || say "notice: could not install docker-compose (see apt output below)"
   command -v docker-compose >/dev/null 2>&1 || tail -n 5 "$tmp/apt.log" >&2
 fi
 
 resolved=
 if command -v docker-compose >/dev/null 2>&1; then
   # --project-directory: relative paths and `.env` resolve in the scratch dir.
-  if ! out=$(docker-compose -f "$COMPOSE" --project-directory "$tmp" config -q 2>&1); then
-    echo "$out" >&2
-    fail "docker-compose config rejected $COMPOSE"
-  fi
+  # `config` validates as `config -q` does, and prints the resolved file.
   docker-compose -f "$COMPOSE" --project-directory "$tmp" config >"$tmp/resolved.yml" 2>"$tmp/config.err" \
-    || { cat "$tmp/config.err" >&2; fail "docker-compose config failed"; }
+    || { cat "$tmp/config.err" >&2; fail "docker-compose config rejected $COMPOSE"; }
   resolved=$tmp/resolved.yml
-  say "ok: $(docker-compose version --short 2>/dev/null || echo v1) 'config -q' accepts $(basename "$COMPOSE") with .env.example as .env"
+  say "ok: $(docker-compose version --short 2>/dev/null || echo v1) 'config' accepts $(basename "$COMPOSE") with .env.example as .env"
 elif [ "${CHECK_COMPOSE_REQUIRE_V1:-0}" = 1 ]; then
   fail "docker-compose (v1) is not available and CHECK_COMPOSE_REQUIRE_V1=1"
 else
@@ -124,6 +121,13 @@ def env_files_of(svc):
     return [i["path"] if isinstance(i, dict) else i for i in items]
 
 
+def words(value):
+    """A command, a volume list...: a string as is, a list joined by spaces."""
+    if isinstance(value, str):
+        return value
+    return " ".join(map(str, value or []))
+
+
 def depends(svc):
     d = svc.get("depends_on") or {}
     if isinstance(d, list):
@@ -158,7 +162,7 @@ ok(f"nginx depends on app: {depends(nginx)['app']}")
 hc = db.get("healthcheck") or {}
 if not hc.get("test") or hc.get("disable"):
     fail("db needs a healthcheck")
-if "pg_isready" not in " ".join(hc["test"] if isinstance(hc["test"], list) else [hc["test"]]):
+if "pg_isready" not in words(hc["test"]):
     fail("db's healthcheck should use pg_isready")
 ok("db has a pg_isready healthcheck")
 named_volumes = doc.get("volumes") or {}
@@ -180,7 +184,7 @@ ok("app has no container_name and no published ports (scalable)")
 if app.get("image") != migrate.get("image") or not app.get("image"):
     fail("app and migrate must run the same image")
 ok(f"app and migrate run the same image ({app['image']})")
-if "migrate" not in " ".join(map(str, migrate.get("command") or [])):
+if "migrate" not in words(migrate.get("command")):
     fail("the migrate service must run `migrate`")
 ok("migrate runs `migrate`")
 
@@ -257,8 +261,8 @@ for value in values:
         fail(f"AUTH_TRUSTED_PROXIES={value} does not include nginx's address {addr}")
 ok(f"nginx has the fixed address {addr} in {subnet}, trusted by AUTH_TRUSTED_PROXIES")
 
-mounts = " ".join(map(str, nginx.get("volumes") or []))
-command = " ".join(map(str, nginx.get("command") or []))
+mounts = words(nginx.get("volumes"))
+command = words(nginx.get("command"))
 if "./nginx" not in mounts or "nginx.conf" not in command:
     fail("nginx must mount ./nginx and run its nginx.conf")
 ok("nginx mounts ./nginx and runs its nginx.conf")

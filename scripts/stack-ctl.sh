@@ -29,8 +29,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/stack-common.sh"
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
-
 cmd=${1:-}
 [ -n "$cmd" ] || { usage >&2; exit 2; }
 case $cmd in -h|--help|help) usage; exit 0 ;; esac
@@ -111,6 +109,6 @@ case $cmd in
   reload-nginx) render_nginx; reload_nginx ;;
   app-server) run_with_app_env "$APP_BIN" "$@" ;;
   migrate) run_with_app_env "$MIGRATE_BIN" "$@" ;;
-  psql) exec psql -X -d "$DATABASE_URL" "$@" ;;
+  psql) auth_psql_env; exec psql -X -d "$AUTH_PSQL_URL" "$@" ;;
   *) usage >&2; die "unknown command '$cmd'" ;;
 esac

@@ -17,7 +17,7 @@ purge=0
 case ${1:-} in
   "") ;;
   --purge) purge=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
 esac
 

@@ -37,7 +37,7 @@ set -euo pipefail
 
 case ${1:-} in
   "") ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
 esac
 

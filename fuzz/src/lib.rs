@@ -8,6 +8,7 @@
 use std::sync::LazyLock;
 
 use auth::{Algorithm, Claims, KeySet, KeySource, TokenCodec, TokenSettings, TokenType};
+use jsonwebtoken::EncodingKey;
 
 /// The HMAC secret of the auth crate's tests (40 bytes).
 pub const SECRET: &[u8] = b"test-only HMAC secret, 40 bytes long....";
@@ -111,10 +112,11 @@ pub fn strict_claims(token_type: TokenType, exp: i64) -> Claims {
     }
 }
 
-/// Seconds since the epoch, as jsonwebtoken reads the clock.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// `message.signature`: `message` (the `header.payload` of a JWT) signed with
+/// `key` for `alg`, whatever the header and payload say. For tokens that are
+/// not a codec's output.
+pub fn sign_message(message: &str, key: &EncodingKey, alg: Algorithm) -> String {
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signing with a test key");
+    format!("{message}.{signature}")
 }

@@ -13,7 +13,8 @@
 #   run/*.pid          "PID STARTTIME" of each process the stack started
 #   logs/              app-N.log, migrate.log, nginx-access.log, nginx-error.log
 #   pg/                the PostgreSQL cluster (scripts/pg-cluster.sh)
-#   nginx/             nginx prefix: conf/ (rendered copy of nginx/), temp/
+#   nginx/             nginx prefix: conf/ (rendered copy of nginx/), nginx.pid,
+#                      *_temp/ (nginx's temp directories)
 #   data/              AUTH_DATA_DIR of the replicas
 #
 # A pid file records the process start time next to the pid, and a process is
@@ -27,12 +28,80 @@ die() { echo "stack: error: $*" >&2; exit 1; }
 info() { echo "stack: $*" >&2; }
 warn() { echo "stack: warning: $*" >&2; }
 
-# stack_defaults: fill every knob from the environment or its default.
-stack_defaults() {
+# usage: the calling script's header comment (from line 2 up to `set -euo`),
+# without the comment marks: its --help.
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+# apt_install [APT-OPTION...] PACKAGE...: install Debian packages (as root);
+# when that fails (a stale or empty package index, as on a fresh container),
+# update the index and try once more. Output goes where the caller sends it.
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+}
+
+# stack_scrub_env: unset what of the caller's environment would leak into a
+# stack started from here: STACK_* (they point at the caller's own stack),
+# AUTH_* and RUST_LOG (saved into the replicas' settings), DATABASE_URL, and
+# NGINX (nginx takes it as a list of inherited sockets). The names given as
+# arguments (glob patterns) are kept.
+stack_scrub_env() {
+  local v keep
+  for v in $(compgen -e); do
+    for keep in "$@"; do
+      # shellcheck disable=SC2053  # $keep is a glob pattern on purpose
+      [[ $v == $keep ]] && continue 2
+    done
+    case $v in STACK_*|AUTH_*|DATABASE_URL|RUST_LOG|NGINX) unset "$v" ;; esac
+  done
+}
+
+# stack_free_ports REPLICAS: set STACK_PORT, STACK_APP_PORT_BASE and
+# STACK_PG_PORT to free ports (not exported): nginx, then REPLICAS + 1
+# consecutive ports for the replicas (BASE+1..BASE+REPLICAS; BASE is kept
+# free too), then PostgreSQL. All below the ephemeral range (32768+), so that
+# an outgoing connection cannot take one between this check and the bind.
+stack_free_ports() {
+  local ports
+  ports=$(python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(1000):
+    base = random.randrange(20000, 32000 - n - 3)
+    ports = list(range(base, base + n + 3))  # nginx, base, base+1..n, pg
+    if all(free(p) for p in ports):
+        print(ports[0], ports[1], ports[-1])
+        break
+else:
+    sys.exit("no free ports")
+PY
+  ) || return 1
+  read -r STACK_PORT STACK_APP_PORT_BASE STACK_PG_PORT <<<"$ports"
+  [ -n "${STACK_PG_PORT:-}" ]
+}
+
+# stack_dir_init: STACK_DIR from the environment or its default, absolute and
+# without a trailing slash; the paths under it.
+stack_dir_init() {
   STACK_DIR=${STACK_DIR:-/tmp/auth-stack}
   case $STACK_DIR in /*) ;; *) STACK_DIR=$PWD/$STACK_DIR ;; esac
   STACK_DIR=${STACK_DIR%/}
   [ -n "$STACK_DIR" ] || die "STACK_DIR must not be /"
+  stack_paths
+}
+
+# stack_defaults: fill every knob from the environment or its default.
+stack_defaults() {
+  stack_dir_init
   STACK_PORT=${STACK_PORT:-8080}
   STACK_REPLICAS=${STACK_REPLICAS:-2}
   STACK_APP_PORT_BASE=${STACK_APP_PORT_BASE:-18000}
@@ -47,7 +116,6 @@ stack_defaults() {
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
   done
   [ "$STACK_REPLICAS" -ge 1 ] || die "STACK_REPLICAS must be at least 1"
-  stack_paths
 }
 
 stack_paths() {
@@ -79,10 +147,7 @@ stack_save() {
 # stack_load: the settings of an existing stack (STACK_DIR from the environment
 # or its default). Returns 1 when there is no stack there.
 stack_load() {
-  STACK_DIR=${STACK_DIR:-/tmp/auth-stack}
-  case $STACK_DIR in /*) ;; *) STACK_DIR=$PWD/$STACK_DIR ;; esac
-  STACK_DIR=${STACK_DIR%/}
-  stack_paths
+  stack_dir_init
   [ -f "$STATE_FILE" ] || return 1
   # shellcheck source=/dev/null
   . "$STATE_FILE"
@@ -121,14 +186,10 @@ proc_exe() {
 # PIDFILE still runs, is the same process (same start time) and runs
 # EXPECTED_EXE. Returns 1 otherwise.
 pid_of_ours() {
-  local file=$1 expected=$2 pid start now exe
-  [ -s "$file" ] || return 1
-  read -r pid start <"$file" || true
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  now=$(proc_starttime "$pid") || return 1
-  [ "$now" = "$start" ] || return 1
+  local pid exe
+  pid=$(pid_alive "$1") || return 1
   exe=$(proc_exe "$pid") || return 1
-  [ "$exe" = "$(readlink -f "$expected")" ] || return 1
+  [ "$exe" = "$(readlink -f "$2")" ] || return 1
   echo "$pid"
 }
 
@@ -323,9 +384,9 @@ ensure_nginx() {
     # The package's postinst would start a system nginx on port 80 where
     # systemd runs; policy-rc.d is not ours to touch, and on a machine without
     # an init system nothing is started anyway.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
-      || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null; } \
-      || die "apt-get install nginx-light failed"
+    local out
+    out=$(apt_install nginx-light 2>&1) \
+      || { tail -n 5 <<<"$out" >&2; die "apt-get install nginx-light failed"; }
   fi
   NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
   NGINX_BIN=$(readlink -f "$NGINX_BIN")
@@ -524,12 +585,16 @@ db_setup() {
     (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pwfile")
   fi
   pw=$(cat "$pwfile")
-  psql -X -q -v ON_ERROR_STOP=1 -v pw="$pw" -d "$PG_SUPERUSER_URL" >/dev/null <<'SQL' || die "could not create the auth role and database"
+  # The password reaches psql on stdin (\set), never on its command line.
+  { printf '\\set pw %s\n' "'$pw'"
+    cat <<'SQL'
 SELECT 'CREATE ROLE auth LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'auth')\gexec
 ALTER ROLE auth LOGIN PASSWORD :'pw';
 ALTER ROLE auth SET synchronous_commit = on;
 SELECT 'CREATE DATABASE auth OWNER auth' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'auth')\gexec
 SQL
+  } | psql -X -q -v ON_ERROR_STOP=1 -d "$PG_SUPERUSER_URL" >/dev/null \
+    || die "could not create the auth role and database"
   if ! grep -q '^# auth-stack' "$hba"; then
     # Rewrite in place (cat >), so the file keeps its owner (postgres when the
     # cluster runs as that user) and mode.
@@ -541,8 +606,21 @@ SQL
     psql -X -q -d "$PG_SUPERUSER_URL" -c 'SELECT pg_reload_conf()' >/dev/null
   fi
   DATABASE_URL="postgres://auth:$pw@127.0.0.1:$STACK_PG_PORT/auth"
-  psql -X -q -d "$DATABASE_URL" -c 'SELECT 1' >/dev/null 2>&1 \
+  (auth_psql_env && psql -X -q -d "$AUTH_PSQL_URL" -c 'SELECT 1' >/dev/null 2>&1) \
     || die "cannot log in as the auth role (postgres://auth:***@127.0.0.1:$STACK_PG_PORT/auth)"
+}
+
+# auth_psql_env: what psql needs to connect as the app's role without the
+# password on its command line (readable by every user of the machine, unlike
+# the environment): PGPASSWORD exported, AUTH_PSQL_URL set to DATABASE_URL
+# without the password (taken verbatim: the stack's is hex, nothing to
+# percent-decode).
+auth_psql_env() {
+  AUTH_PSQL_URL=$DATABASE_URL
+  if [[ $DATABASE_URL =~ ^([a-z]+://[^:@/]*):([^@/]*)@(.*)$ ]]; then
+    AUTH_PSQL_URL=${BASH_REMATCH[1]}@${BASH_REMATCH[3]}
+    export PGPASSWORD=${BASH_REMATCH[2]}
+  fi
 }
 
 # stack_any_running: a process of the stack (or its database) is up.

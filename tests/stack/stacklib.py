@@ -14,7 +14,6 @@ import os
 import random
 import select
 import shlex
-import signal
 import subprocess
 import threading
 import time
@@ -63,8 +62,6 @@ class Stack:
         self.port = int(port)
         self.replicas = int(values["STACK_REPLICAS"])
         self.replica_ports = [int(p) for p in values["STACK_REPLICA_PORTS"].split()]
-        self.pg_superuser_url = values["STACK_PG_SUPERUSER_URL"]
-        self.database_url = values["DATABASE_URL"]
         self.pg_dir = os.path.join(stack_dir, "pg")
         self.log_dir = os.path.join(stack_dir, "logs")
 
@@ -87,10 +84,8 @@ class Stack:
         proc = self.ctl("psql", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql)
         return proc.stdout.strip()
 
-    def user_count(self, prefix=None):
-        if prefix is None:
-            return int(self.psql("SELECT count(*) FROM users"))
-        return int(self.psql(f"SELECT count(*) FROM users WHERE username LIKE '{prefix}%'"))
+    def user_count(self):
+        return int(self.psql("SELECT count(*) FROM users"))
 
     def usernames(self, prefix):
         out = self.psql(f"SELECT username FROM users WHERE username LIKE '{prefix}%'")
@@ -376,7 +371,6 @@ class Load:
         weights=None,
         register_every=1.0,
         login_every=1.0,
-        think=0.0,
     ):
         self.stack = stack
         self.name = name
@@ -384,7 +378,6 @@ class Load:
         self.weights = weights or {"me": 4, "verify": 3, "refresh": 3, "login": 1, "register": 1}
         self.register_every = register_every
         self.login_every = login_every
-        self.think = think
         self.records = []
         self.registered = []  # usernames answered 201
         self.lock = threading.Lock()
@@ -392,7 +385,6 @@ class Load:
         self.workers = []
         self.prefix = f"{name}-{os.getpid()}-{random.randrange(1 << 30):x}-"
         self.t0 = None
-        self.setup_errors = []
 
     # -- lifecycle
     def start(self):
@@ -418,11 +410,6 @@ class Load:
             check(not t.is_alive(), f"{self.name}: a load thread did not finish")
         self.t1 = time.monotonic()
         return self
-
-    def run_for(self, seconds):
-        self.start()
-        time.sleep(seconds)
-        return self.stop()
 
     # -- one thread
     def _run(self, i):
@@ -492,8 +479,6 @@ class Load:
                 # Back off a little during outages: the point is to observe,
                 # not to saturate a broken stack.
                 self.stop_event.wait(0.05)
-            if self.think:
-                self.stop_event.wait(self.think)
         client.close()
 
     def _do(self, client, op, method, path, body=None, token=None):
@@ -566,10 +551,3 @@ def wait_until(predicate, timeout, interval=0.25, what="condition"):
                 + (f" (last error: {err})" if err else "")
             )
         time.sleep(interval)
-
-
-def kill_signal_name(sig):
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)

@@ -10,9 +10,10 @@ Scenarios (in this order; names select a subset): client-flow, kill-replica,
 rolling-restart, db-stopped, db-killed, db-locked, sigterm, soak.
 
 Environment: STACK_DIR (required), SOAK_SECONDS (default 120),
-SOAK_WARMUP (default 20), AUTH_DB_TIMEOUT_SECONDS (the replicas'
-AUTH_DB_TIMEOUT in seconds, default 3). Exit status 1 when a scenario fails.
-Every scenario prints what it measured.
+SOAK_WARMUP (default 20). The latency bounds follow the replicas'
+AUTH_DB_TIMEOUT, read from STACK_DIR/app.env (what stack-up.sh saved), else
+from this environment, else the app's default (3s). Exit status 1 when a
+scenario fails. Every scenario prints what it measured.
 """
 
 import collections
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from stacklib import (  # noqa: E402
     CLIENT_TIMEOUT,
+    CTL,
     PASSWORD,
     Client,
     Load,
@@ -50,15 +52,50 @@ from stacklib import (  # noqa: E402
     wait_until,
 )
 
-DB_TIMEOUT = float(os.environ.get("AUTH_DB_TIMEOUT_SECONDS", "3"))
+
+def parse_duration(text):
+    """Seconds, read as the app reads a duration (parse_duration in
+    crates/app-server/src/config.rs): digits, then optionally s, m, h or d;
+    plain digits are seconds."""
+    m = re.fullmatch(r"([0-9]+)([smhd]?)", text)
+    if not m:
+        raise ValueError(f"not a duration the app accepts: {text!r}")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def replica_setting(stack_dir, name):
+    """An AUTH_* setting of the replicas: from STACK_DIR/app.env (the
+    NUL-separated AUTH_* and RUST_LOG stack-up.sh saved), else from this
+    environment; None when unset (an empty value counts as unset, as in the
+    app)."""
+    try:
+        with open(os.path.join(stack_dir, "app.env"), "rb") as f:
+            saved = dict(
+                kv.decode(errors="replace").partition("=")[::2] for kv in f.read().split(b"\0") if kv
+            )
+    except OSError:
+        saved = os.environ
+    return saved.get(name) or None
+
+
+# The replicas' AUTH_DB_TIMEOUT in seconds; set by main() from the stack.
+DB_TIMEOUT = 3.0
 # How fast a request that needs the database must answer when the database
 # is down, locked or saturated. Each database call of a request waits at most
 # AUTH_DB_TIMEOUT for a pooled connection, and its statement runs at most
 # AUTH_DB_TIMEOUT (statement_timeout); 4 s of slack for a 2-core machine
 # shared with builds. A login makes two calls (the throttle and user lookup,
 # then the session), every other route one.
-BOUND = 2 * DB_TIMEOUT + 4.0
-BOUND_LOGIN = 4 * DB_TIMEOUT + 4.0
+
+
+def set_bounds(db_timeout):
+    global DB_TIMEOUT, BOUND, BOUND_LOGIN
+    DB_TIMEOUT = float(db_timeout)
+    BOUND = 2 * DB_TIMEOUT + 4.0
+    BOUND_LOGIN = 4 * DB_TIMEOUT + 4.0
+
+
+set_bounds(DB_TIMEOUT)
 
 
 def bound_of(label_or_op):
@@ -305,8 +342,6 @@ def s_kill_replica(stack):
     check(not others, "failed requests with a replica killed:\n" + load.describe_failures(others))
     check(len(applied_twice) <= 1, "more than one registration committed by the killed replica and resent:\n"
           + load.describe_failures(applied_twice))
-    gets = [r for r in load.records if r.op == "me"]
-    check(gets and all(r.status == 200 for r in gets), "a GET failed")
     after = [r for r in load.records if r.started > t_kill1 + 0.25]
     check(len(after) > 50 and all(r.expected for r in after), "requests after the kill failed")
 
@@ -500,8 +535,10 @@ class TableLock:
     process dies (idle_in_transaction_session_timeout)."""
 
     def __init__(self, stack, table):
+        # Through stack-ctl.sh: the password in the environment, not in argv.
         self.proc = subprocess.Popen(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.database_url],
+            [CTL, "psql", "-q", "-v", "ON_ERROR_STOP=1"],
+            env=stack.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -694,7 +731,7 @@ def s_soak(stack):
     log(load.summary())
     elapsed = load.t1 - load.t0
     log(f"  {len(load.records) / elapsed:.0f} requests/s over {elapsed:.0f}s")
-    bad = [r for r in load.records if r.status is None or r.status >= 500 or not r.expected]
+    bad = load.failures()
     check(not bad, f"{len(bad)} failed requests:\n" + load.describe_failures(bad))
     resent = [r for r in load.records if r.resent]
     check(not resent, f"{len(resent)} requests resent although nginx was never reloaded")
@@ -771,6 +808,12 @@ def main(argv):
         print(f"test_stack: unknown scenario(s) {sorted(unknown)}", file=sys.stderr)
         return 2
     stack = Stack(stack_dir)
+    db_timeout = replica_setting(stack_dir, "AUTH_DB_TIMEOUT") or "3s"
+    try:
+        set_bounds(parse_duration(db_timeout))
+    except ValueError as e:
+        print(f"test_stack: AUTH_DB_TIMEOUT: {e}", file=sys.stderr)
+        return 2
     log(
         f"test_stack: {stack.url}, {stack.replicas} replicas on {stack.replica_ports}; "
         f"bound on a 503: {BOUND:.0f}s, {BOUND_LOGIN:.0f}s for a login (AUTH_DB_TIMEOUT {DB_TIMEOUT:g}s)"
@@ -794,10 +837,16 @@ def main(argv):
         else:
             results.append((name, True, time.monotonic() - t, ""))
             log(f"--- ok {name} ({time.monotonic() - t:.1f}s)")
+    # Every scenario must leave the stack as it found it (stack-test.sh
+    # checks the processes again afterwards).
+    t = time.monotonic()
     try:
         ensure_healthy(stack, timeout=30)
     except Exception as e:  # noqa: BLE001
-        log(f"test_stack: the stack did not come back healthy at the end: {e}")
+        results.append(("healthy at end", False, time.monotonic() - t, f"{type(e).__name__}: {e}"))
+        log(f"--- FAIL the stack did not come back healthy at the end: {e}")
+    else:
+        results.append(("healthy at end", True, time.monotonic() - t, ""))
     # Over everything the scenarios did: no panic, no 500 from the app, and
     # no 500 answered by nginx.
     t = time.monotonic()

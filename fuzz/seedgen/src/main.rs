@@ -18,8 +18,8 @@ use auth::{Algorithm, TokenType};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use fuzz_support::{
-    claims, strict_claims, EDDSA, EDDSA_OLD, ES256, ES256_FOREIGN, FAR_EXP, HS256, HS256_STRICT,
-    IAT,
+    claims, sign_message, strict_claims, EDDSA, EDDSA_OLD, ES256, ES256_FOREIGN, FAR_EXP, HS256,
+    HS256_STRICT, IAT,
 };
 use jsonwebtoken::EncodingKey;
 use serde_json::{json, Value};
@@ -58,11 +58,10 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 /// `header.payload.signature` with any JSON, signed with any key (or not).
 fn raw_token(header: &Value, payload: &Value, key: Option<(&EncodingKey, Algorithm)>) -> String {
     let message = format!("{}.{}", b64(header.to_string()), b64(payload.to_string()));
-    let signature = match key {
-        Some((key, alg)) => jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign"),
-        None => String::new(),
-    };
-    format!("{message}.{signature}")
+    match key {
+        Some((key, alg)) => sign_message(&message, key, alg),
+        None => format!("{message}."),
+    }
 }
 
 fn claims_json(token_type: TokenType) -> Value {
