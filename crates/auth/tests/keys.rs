@@ -49,9 +49,9 @@ fn every_algorithm_signs_and_verifies() {
 
 #[test]
 fn algorithms_are_parsed_by_their_rfc_7518_names() {
-    for alg in ALL_ALGORITHMS {
-        let name = serde_json::to_value(alg).unwrap();
-        assert_eq!(parse_algorithm(name.as_str().unwrap()).unwrap(), alg);
+    let names = ["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"];
+    for (name, alg) in names.into_iter().zip(ALL_ALGORITHMS) {
+        assert_eq!(parse_algorithm(name).unwrap(), alg, "{name}");
     }
     for unsupported in ["none", "hs256", "RS384", "PS256", "ES384", "Ed25519", ""] {
         assert!(
@@ -450,13 +450,62 @@ fn algorithms_outside_the_contract_are_refused_even_with_a_fitting_key() {
 
 #[test]
 fn debug_output_of_a_key_set_shows_no_key_material() {
+    // The exact output: the algorithm and the (public) kids, nothing else, so
+    // any key field added to the print fails here.
+    for alg in ALL_ALGORITHMS {
+        let keys = keys(alg);
+        let kids: Vec<&str> = keys.signing_kid().into_iter().collect();
+        assert_eq!(
+            format!("{keys:?}"),
+            format!(
+                "KeySet {{ algorithm: {alg:?}, signing_kid: {:?}, verification_kids: {kids:?}, .. }}",
+                keys.signing_kid()
+            ),
+            "{alg:?}"
+        );
+    }
+    // And the HMAC secret in the forms a derived Debug would print it: as
+    // text, and as a list of byte values (`[116, 101, 115, 116, ...`).
     let hmac = format!("{:?}", keys(Algorithm::HS256));
-    assert!(
-        !hmac.contains(std::str::from_utf8(SECRET).unwrap()),
-        "{hmac}"
+    let as_text = std::str::from_utf8(SECRET).unwrap();
+    let as_bytes = SECRET[..4]
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert_eq!(as_bytes, "116, 101, 115, 116", "the first bytes, \"test\"");
+    assert!(!hmac.contains(as_text), "{hmac}");
+    assert!(!hmac.contains(&as_bytes), "{hmac}");
+    assert!(!hmac.contains(&as_text[..8]), "{hmac}");
+}
+
+/// An HMAC secret is used as the bytes of its text, even when that text is
+/// valid base64 (as simplejwt and PyJWT do): decoding it would silently
+/// change the key, and every other issuer sharing it would disagree.
+#[test]
+fn an_hmac_secret_that_is_valid_base64_is_used_as_its_literal_bytes() {
+    let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==";
+    let codec =
+        codec_of(KeySet::new(Algorithm::HS256, KeySource::Secret(secret.as_bytes())).unwrap());
+    let claims = claims(TokenType::Access);
+    let token = codec.encode(&claims).unwrap();
+    let validation = Validation::new(Algorithm::HS256);
+
+    let literal = jsonwebtoken::decode::<auth::Claims>(
+        &token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
     );
-    assert!(!hmac.contains(&format!("{:?}", &SECRET[..8])), "{hmac}");
-    let rsa = format!("{:?}", keys(Algorithm::RS256));
-    assert!(rsa.contains("RS256"), "{rsa}");
-    assert!(!rsa.contains("PRIVATE"), "{rsa}");
+    assert_eq!(literal.expect("the literal bytes verify").claims, claims);
+
+    let decoded = jsonwebtoken::decode::<auth::Claims>(
+        &token,
+        &DecodingKey::from_base64_secret(secret).expect("the secret is valid base64"),
+        &validation,
+    )
+    .expect_err("the base64-decoded bytes are another key");
+    assert_eq!(
+        decoded.kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidSignature
+    );
 }

@@ -3,14 +3,13 @@
 //! reactivation must give the outcomes of a small in-memory model of the
 //! contract's rules, and leave the database in the state the model predicts.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use auth::{Algorithm, Authority, KeySet, KeySource, TokenCodec, TokenError, TokenSettings};
+use auth::{Authority, TokenError, TokenSettings};
 use chrono::{DateTime, Duration, Utc};
-use domain::time::to_db;
-use domain::{
-    DbConnection, NewUser, RefreshToken, Session, SessionId, TokenId, User, UserFlags, UserId,
-};
+use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User, UserFlags, UserId};
 use proptest::prelude::*;
 use test_support::TestDb;
 
@@ -165,30 +164,11 @@ struct Real {
 
 impl Real {
     fn new(conn: &mut DbConnection) -> Self {
-        let keys = KeySet::new(
-            Algorithm::HS256,
-            KeySource::Secret(b"model-test-secret-0123456789abcdef"),
-        )
-        .unwrap();
-        let settings = TokenSettings::default();
-        let authority = Authority::new(TokenCodec::new(keys, &settings), settings);
+        let authority = common::authority(TokenSettings::default());
         let now = Utc::now();
+        // active, not admin, password last changed at the start of the clock
         let users = (0..USERS)
-            .map(|i| {
-                User::create(
-                    conn,
-                    &NewUser {
-                        username: &format!("user{i}"),
-                        email: None,
-                        password_hash: "unused: the rules never see passwords",
-                        is_active: true,
-                        is_admin: false,
-                        date_joined: to_db(now),
-                        password_changed_at: to_db(now),
-                    },
-                )
-                .unwrap()
-            })
+            .map(|i| common::add_user_at(conn, &format!("user{i}"), false, now))
             .collect();
         Self {
             authority,

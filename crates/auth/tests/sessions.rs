@@ -435,25 +435,45 @@ fn user_wide_revocation(
     for pair in [&laptop, &rotated] {
         assert_revoked(&mut conn, refresh_of(pair), reason);
         assert_refresh_token_dead(&authority, &mut conn, refresh_of(pair), t1);
-        assert!(authenticate(&authority, &mut conn, &pair.access, t1).is_err());
+        let refused = authenticate(&authority, &mut conn, &pair.access, t1);
+        assert!(matches!(refused, Err(TokenError::Revoked)), "{refused:?}");
     }
     assert_live(&mut conn, refresh_of(&bobs));
     assert!(authenticate(&authority, &mut conn, &bobs.access, t1).is_ok());
     assert!(authority.refresh(&mut conn, refresh_of(&bobs), t1).is_ok());
 }
 
+fn change_password(
+    authority: &Authority,
+    conn: &mut DbConnection,
+    user: &User,
+    now: DateTime<Utc>,
+) {
+    let hash = hasher()
+        .hash(&"a new passphrase".to_owned().into())
+        .unwrap();
+    authority
+        .change_password(conn, user.id, &hash, now)
+        .unwrap();
+    let stored = User::find(conn, user.id).unwrap().unwrap();
+    assert_eq!(stored.password_hash, hash);
+    assert_eq!(stored.password_changed_at, to_db(now));
+}
+
+fn deactivate(authority: &Authority, conn: &mut DbConnection, user: &User, now: DateTime<Utc>) {
+    let flags = UserFlags {
+        is_active: Some(false),
+        is_admin: None,
+    };
+    let updated = authority
+        .update_flags(conn, user.id, flags, now)
+        .unwrap()
+        .unwrap();
+    assert!(!updated.is_active);
+}
+
 fn password_change_revokes_every_family_of_the_user(db: &TestDb) {
-    user_wide_revocation(db, "password_changed", |authority, conn, user, now| {
-        let hash = hasher()
-            .hash(&"a new passphrase".to_owned().into())
-            .unwrap();
-        authority
-            .change_password(conn, user.id, &hash, now)
-            .unwrap();
-        let stored = User::find(conn, user.id).unwrap().unwrap();
-        assert_eq!(stored.password_hash, hash);
-        assert_eq!(stored.password_changed_at, to_db(now));
-    });
+    user_wide_revocation(db, "password_changed", change_password);
 }
 
 fn logout_all_revokes_every_family_of_the_user(db: &TestDb) {
@@ -467,17 +487,7 @@ fn logout_all_revokes_every_family_of_the_user(db: &TestDb) {
 }
 
 fn deactivation_revokes_every_family_of_the_user(db: &TestDb) {
-    user_wide_revocation(db, "deactivated", |authority, conn, user, now| {
-        let flags = UserFlags {
-            is_active: Some(false),
-            is_admin: None,
-        };
-        let updated = authority
-            .update_flags(conn, user.id, flags, now)
-            .unwrap()
-            .unwrap();
-        assert!(!updated.is_active);
-    });
+    user_wide_revocation(db, "deactivated", deactivate);
 }
 
 fn other_flag_changes_revoke_nothing(db: &TestDb) {
@@ -598,8 +608,9 @@ fn the_session_lifetime_caps_rotated_tokens_and_ends_the_family(db: &TestDb) {
         .refresh(&mut conn, refresh_of(&first), t30)
         .unwrap();
     assert_eq!(read_claims(refresh_of(&second)).exp, session_end);
-    assert!(
-        from_db(record_of(&mut conn, refresh_of(&second)).expires_at).timestamp() <= session_end
+    assert_eq!(
+        from_db(record_of(&mut conn, refresh_of(&second)).expires_at).timestamp(),
+        session_end
     );
 
     // at 58 minutes even the access token is capped
@@ -680,6 +691,46 @@ fn without_rotation_the_refresh_token_stays_valid(db: &TestDb) {
     ));
 }
 
+/// Without rotation the one refresh token lives as long as its family, so a
+/// user-wide revocation must end it as well as the access tokens.
+fn user_wide_revocation_without_rotation(
+    db: &TestDb,
+    reason: &str,
+    revoke: impl Fn(&Authority, &mut DbConnection, &User, DateTime<Utc>),
+) {
+    let mut conn = db.migrated();
+    let authority = authority(TokenSettings {
+        rotate_refresh_tokens: false,
+        ..TokenSettings::default()
+    });
+    let alice = add_user(&mut conn, "alice");
+    let t0 = Utc::now();
+    let pair = authority.login(&mut conn, &alice, t0).unwrap();
+    let refresh = refresh_of(&pair);
+    let next = authority
+        .refresh(&mut conn, refresh, t0 + Duration::seconds(10))
+        .unwrap();
+    assert_eq!(next.refresh, None, "the refresh token was not rotated");
+
+    let t1 = t0 + Duration::seconds(30);
+    revoke(&authority, &mut conn, &alice, t1);
+
+    assert_revoked(&mut conn, refresh, reason);
+    assert_refresh_token_dead(&authority, &mut conn, refresh, t1);
+    for access in [&pair.access, &next.access] {
+        let refused = authenticate(&authority, &mut conn, access, t1);
+        assert!(matches!(refused, Err(TokenError::Revoked)), "{refused:?}");
+    }
+}
+
+fn without_rotation_password_change_revokes_the_refresh_token(db: &TestDb) {
+    user_wide_revocation_without_rotation(db, "password_changed", change_password);
+}
+
+fn without_rotation_deactivation_revokes_the_refresh_token(db: &TestDb) {
+    user_wide_revocation_without_rotation(db, "deactivated", deactivate);
+}
+
 // --- housekeeping ---------------------------------------------------------------------
 
 fn flush_expired_deletes_expired_records_only(db: &TestDb) {
@@ -758,7 +809,23 @@ fn every_entry_point_refuses_forged_tokens(db: &TestDb) {
         authority.verify(&mut conn, &forged, t0),
         Err(TokenError::Invalid(VerifyError::Signature))
     ));
-    assert!(authority.decode_access(&forged).is_err());
+    // the signature is checked before the type: the forged refresh token is
+    // refused for its signature, and so is a forged access token, for which
+    // the type check would pass
+    assert_eq!(
+        authority.decode_access(&forged),
+        Err(VerifyError::Signature)
+    );
+    let [header, payload, _] = common::parts(&pair.access);
+    let forged_access = format!("{header}.{payload}.{}", common::b64url([0u8; 32]));
+    assert_eq!(
+        authority.decode_access(&forged_access),
+        Err(VerifyError::Signature)
+    );
+    assert!(matches!(
+        authenticate(&authority, &mut conn, &forged_access, t0),
+        Err(TokenError::Invalid(VerifyError::Signature))
+    ));
     // the access token is no refresh token
     assert!(matches!(
         authority.refresh(&mut conn, &pair.access, t0),
@@ -802,13 +869,16 @@ fn a_validly_signed_token_unknown_to_the_database_is_refused(db: &TestDb) {
 
 // --- a proxy resending the request that rotated ----------------------------------
 
+/// The X-Request-Id the proxy gives the rotating request (and its resend).
+const RID: &str = "581a370ee7d636ba444f0ca5557360d6";
+
 fn a_proxy_resend_of_the_rotating_request_gets_the_successor_again(db: &TestDb) {
     let mut conn = db.migrated();
     let authority = default_authority();
     let alice = add_user(&mut conn, "alice");
     let t0 = Utc::now();
     let first = authority.login(&mut conn, &alice, t0).unwrap();
-    let rid = Some("581a370ee7d636ba444f0ca5557360d6");
+    let rid = Some(RID);
     // the replica that rotated died before answering; nginx resends the
     // request, same id, to another replica
     let lost = authority
@@ -842,7 +912,6 @@ fn a_proxy_resend_of_the_rotating_request_gets_the_successor_again(db: &TestDb) 
 
 fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
     let authority = default_authority();
-    let rid = "581a370ee7d636ba444f0ca5557360d6";
     let t0 = Utc::now();
     type Replay =
         fn(&Authority, &mut DbConnection, &str, DateTime<Utc>) -> Result<TokenPair, TokenError>;
@@ -854,18 +923,13 @@ fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
             a.refresh_request(c, t, None, now)
         }),
         ("after the resend window", |a, c, t, now| {
-            a.refresh_request(
-                c,
-                t,
-                Some("581a370ee7d636ba444f0ca5557360d6"),
-                now + auth::RESEND_WINDOW,
-            )
+            a.refresh_request(c, t, Some(RID), now + auth::RESEND_WINDOW)
         }),
         ("the successor already used", |a, c, t, now| {
             let successor = record_of(c, t).replaced_by.unwrap();
             // the successor's token reached the client, who rotated it
             RefreshToken::retire(c, &successor, domain::time::to_db(now), None, None).unwrap();
-            a.refresh_request(c, t, Some("581a370ee7d636ba444f0ca5557360d6"), now)
+            a.refresh_request(c, t, Some(RID), now)
         }),
     ];
     let mut conn = db.migrated();
@@ -873,7 +937,7 @@ fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
         let alice = add_user(&mut conn, &format!("alice{i}"));
         let first = authority.login(&mut conn, &alice, t0).unwrap();
         let second = authority
-            .refresh_request(&mut conn, refresh_of(&first), Some(rid), t0)
+            .refresh_request(&mut conn, refresh_of(&first), Some(RID), t0)
             .unwrap();
         let r = replay(
             &authority,
@@ -891,7 +955,7 @@ fn a_resend_into_a_revoked_family_is_refused(db: &TestDb) {
     let authority = default_authority();
     let alice = add_user(&mut conn, "alice");
     let t0 = Utc::now();
-    let rid = Some("581a370ee7d636ba444f0ca5557360d6");
+    let rid = Some(RID);
     let first = authority.login(&mut conn, &alice, t0).unwrap();
     let second = authority
         .refresh_request(&mut conn, refresh_of(&first), rid, t0)
@@ -925,6 +989,8 @@ backend_tests!(
     access_tokens_older_than_the_password_are_refused,
     the_session_lifetime_caps_rotated_tokens_and_ends_the_family,
     without_rotation_the_refresh_token_stays_valid,
+    without_rotation_password_change_revokes_the_refresh_token,
+    without_rotation_deactivation_revokes_the_refresh_token,
     flush_expired_deletes_expired_records_only,
     every_entry_point_refuses_forged_tokens,
     a_validly_signed_token_unknown_to_the_database_is_refused,

@@ -19,7 +19,7 @@ mod common;
 
 use std::sync::LazyLock;
 
-use auth::{Algorithm, TokenCodec, TokenType};
+use auth::Algorithm;
 use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -27,26 +27,9 @@ use base64::Engine;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use common::{claims, codec, parts};
+use common::{parts, signed, Signed};
 
 /// One codec and one freshly signed token per algorithm, shared by all cases.
-struct Signed {
-    codec: TokenCodec,
-    token: String,
-}
-
-fn signed(alg: Algorithm) -> Signed {
-    let codec = codec(alg);
-    // a lifetime of an hour, so a slow run never sees the token expire
-    let mut claims = claims(TokenType::Access);
-    claims.exp += 3600;
-    let token = codec.encode(&claims).expect("signing works");
-    codec
-        .decode(&token, None)
-        .expect("the untouched token verifies");
-    Signed { codec, token }
-}
-
 static HS256: LazyLock<Signed> = LazyLock::new(|| signed(Algorithm::HS256));
 static RS256: LazyLock<Signed> = LazyLock::new(|| signed(Algorithm::RS256));
 static ES256: LazyLock<Signed> = LazyLock::new(|| signed(Algorithm::ES256));

@@ -67,24 +67,20 @@ fn migration_names(db: &TestDb) -> Vec<String> {
     names
 }
 
-/// `migrate status` as (name, applied) in the order printed. A line's state
-/// is read from a checkbox (`[x]` / `[ ]`) or the words applied / pending.
+/// `migrate status` as (name, applied) in the order printed. Every line is
+/// `[x] <name>` (applied) or `[ ] <name>` (pending), as the binary prints it.
 fn status(db: &TestDb) -> Vec<(String, bool)> {
     let out = migrate_db(db, &["status"]);
-    let names = migration_names(db);
     out.stdout
         .lines()
-        .filter_map(|line| {
-            let name = names.iter().find(|n| line.contains(n.as_str()))?;
-            let lower = line.to_lowercase();
-            let applied = if lower.contains("[x]") || lower.contains("applied") {
-                true
-            } else if lower.contains("[ ]") || lower.contains("pending") {
-                false
+        .map(|line| {
+            if let Some(name) = line.strip_prefix("[x] ") {
+                (name.to_owned(), true)
+            } else if let Some(name) = line.strip_prefix("[ ] ") {
+                (name.to_owned(), false)
             } else {
-                panic!("no state in status line {line:?}")
-            };
-            Some((name.clone(), applied))
+                panic!("not a status line: {line:?}\n{}", out.stdout)
+            }
         })
         .collect()
 }

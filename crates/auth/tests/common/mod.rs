@@ -118,6 +118,31 @@ pub fn claims(token_type: TokenType) -> Claims {
     }
 }
 
+/// A codec, valid access claims and the token it signed of them; valid for a
+/// day, so that no slow run (property tests, benchmarks) sees it expire.
+pub struct Signed {
+    pub codec: TokenCodec,
+    pub claims: Claims,
+    pub token: String,
+}
+
+pub fn signed(alg: Algorithm) -> Signed {
+    let codec = codec(alg);
+    let mut claims = claims(TokenType::Access);
+    claims.exp += 86_400;
+    let token = codec.encode(&claims).expect("signing works");
+    assert_eq!(
+        codec.decode(&token, Some(TokenType::Access)),
+        Ok(claims.clone()),
+        "{alg:?}: the untouched token verifies"
+    );
+    Signed {
+        codec,
+        claims,
+        token,
+    }
+}
+
 /// The same claims as free JSON, for tokens that our `Claims` type cannot
 /// express (a missing `exp`, an `nbf`).
 pub fn claims_json(token_type: TokenType) -> serde_json::Map<String, Value> {
