@@ -207,3 +207,45 @@ fn unsupported_database_url_is_refused() {
     );
     assert_one_line_naming_database_url(&out, "mysql");
 }
+
+/// `migrate status | head -1` ends quietly and successfully; a write that
+/// fails otherwise (a full disk) is a failure with one line saying so.
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_full_disk_fails() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/auth.db", dir.path().display());
+    let spawn = |stdout: Stdio| {
+        Command::new(BIN)
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .current_dir(dir.path())
+            .arg("status")
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run migrate")
+    };
+
+    // a reader that is gone before anything is written
+    let mut child = spawn(Stdio::piped());
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("migrate output");
+    assert!(out.status.success(), "closed pipe: {out:?}");
+    assert!(out.stderr.is_empty(), "closed pipe: {out:?}");
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = spawn(Stdio::from(full))
+        .wait_with_output()
+        .expect("migrate output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "full disk: {out:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("migrate: cannot write the output"),
+        "{stderr}"
+    );
+}
