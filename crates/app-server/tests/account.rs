@@ -3,51 +3,9 @@
 
 mod common;
 
-use common::{Server, PASSWORD};
+use common::{assert_user_shape, Server, PASSWORD};
 use serde_json::{json, Value};
 use test_support::{backend_tests, TestDb};
-
-/// The contract's user object: exactly these keys, the right types, no hash.
-#[track_caller]
-fn assert_user_shape(user: &Value) {
-    let mut keys: Vec<&str> = user
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "date_joined",
-            "email",
-            "id",
-            "is_active",
-            "is_admin",
-            "last_login",
-            "username"
-        ]
-    );
-    assert!(user["id"].is_i64(), "id is an integer: {user}");
-    assert!(user["email"].is_string() || user["email"].is_null());
-    assert!(user["is_admin"].is_boolean() && user["is_active"].is_boolean());
-    for field in ["date_joined", "last_login"] {
-        match &user[field] {
-            Value::Null if field == "last_login" => {}
-            Value::String(s) => {
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .unwrap_or_else(|e| panic!("{field} {s:?} is RFC 3339: {e}"));
-            }
-            other => panic!("{field} is an RFC 3339 string: {other}"),
-        }
-    }
-    let text = user.to_string();
-    assert!(
-        !text.contains("$2b$") && !text.contains("password"),
-        "no hash: {text}"
-    );
-}
 
 fn register_returns_the_new_user(db: &TestDb) {
     let s = Server::start(db);
@@ -167,6 +125,15 @@ fn register_validates_username_and_email(db: &TestDb) {
         );
         assert_eq!(r.status, 201, "{good:?}: {}", r.text);
     }
+    // 254 characters is the longest email accepted (255 is refused below)
+    let longest = format!("{}@b.c", "a".repeat(250));
+    assert_eq!(longest.chars().count(), 254);
+    let r = s.post(
+        "/api/register/",
+        json!({"username": "longmail", "password": PASSWORD, "email": longest}),
+    );
+    assert_eq!(r.status, 201, "a 254-character email: {}", r.text);
+    assert_eq!(r.body["email"], longest.as_str(), "stored whole");
     for bad in [
         "no-at",
         "two@@example.com",
@@ -195,9 +162,9 @@ fn register_validates_username_and_email(db: &TestDb) {
         json!({"username": ["eve"], "password": PASSWORD}),
     )
     .assert_field_error("username");
-    s.post_raw("/api/register/", Some("text/plain"), b"{}")
+    s.post_raw("/api/register/", Some("text/plain"), "{}")
         .assert_error(415, "unsupported_media_type");
-    s.post_raw("/api/register/", Some("application/json"), b"{nope")
+    s.post_raw("/api/register/", Some("application/json"), "{nope")
         .assert_error(400, "invalid");
 }
 
@@ -323,6 +290,7 @@ fn logout_all_revokes_every_session(db: &TestDb) {
     let (access2, refresh2) = s.login("alice", PASSWORD);
     let r = s.post_auth("/api/logout/all/", &access1, None);
     assert_eq!(r.status, 204, "{}", r.text);
+    assert!(r.text.is_empty(), "a 204 has no body: {:?}", r.text);
     for refresh in [&refresh1, &refresh2] {
         s.post("/api/token/refresh/", json!({"refresh": refresh}))
             .assert_token_not_valid();

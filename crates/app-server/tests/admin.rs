@@ -3,7 +3,7 @@
 mod common;
 
 use chrono::Utc;
-use common::{claims, Server, PASSWORD};
+use common::{assert_user_shape, claims, Server, PASSWORD};
 use domain::time::to_db;
 use domain::{NewUser, User};
 use serde_json::json;
@@ -31,12 +31,22 @@ fn insert_users(db: &TestDb, prefix: &str, n: usize) {
     }
 }
 
+/// The ids of a list page, every item checked to be a contract user.
+#[track_caller]
 fn ids(r: &common::Resp) -> Vec<i64> {
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut keys: Vec<&String> = r.body.as_object().expect("an object").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["count", "results"], "{}", r.text);
+    assert!(r.body["count"].is_u64(), "count is a number: {}", r.text);
     r.body["results"]
         .as_array()
         .expect("results")
         .iter()
-        .map(|u| u["id"].as_i64().expect("id"))
+        .map(|u| {
+            assert_user_shape(u);
+            u["id"].as_i64().expect("id")
+        })
         .collect()
 }
 
@@ -52,7 +62,9 @@ fn list_is_paged_by_id(db: &TestDb) {
     let first = ids(&r);
     assert_eq!(first.len(), 50, "limit defaults to 50");
     assert!(first.windows(2).all(|w| w[0] < w[1]), "ordered by id");
-    assert!(r.body["results"][0]["username"].is_string());
+    assert_eq!(r.body["results"][0]["username"], "root");
+    assert_eq!(r.body["results"][0]["is_admin"], true);
+    assert_eq!(r.body["results"][1]["username"], "user0");
     assert!(!r.text.contains("$2b$"), "never a hash");
 
     let r = s.get("/api/admin/users/?limit=10&offset=5", Some(&admin));
@@ -126,6 +138,8 @@ fn patch_updates_flags(db: &TestDb) {
         json!({"is_admin": true}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    assert_user_shape(&r.body);
+    assert_eq!(r.body["username"], "alice");
     assert_eq!(
         (
             r.body["id"].as_i64(),
@@ -141,6 +155,7 @@ fn patch_updates_flags(db: &TestDb) {
         "alice is an admin now"
     );
     let r = s.patch(&format!("/api/admin/users/{id}"), &admin, json!({}));
+    assert_user_shape(&r.body);
     assert_eq!(
         (r.status, r.body["is_admin"].as_bool()),
         (200, Some(true)),
@@ -185,6 +200,7 @@ fn deactivation_revokes_every_session(db: &TestDb) {
         "{}",
         r.text
     );
+    assert_user_shape(&r.body);
     s.get("/api/me/", Some(&access)).assert_token_not_valid();
     s.post("/api/token/refresh/", json!({"refresh": refresh}))
         .assert_token_not_valid();
@@ -227,6 +243,41 @@ fn admin_rights_come_from_the_database(db: &TestDb) {
         .assert_error(403, "permission_denied");
 }
 
+/// Admin routes load the user, so an admin's access token whose session was
+/// revoked (here: the admin logged that session out) is refused there too,
+/// while the admin's other sessions keep working.
+fn a_revoked_session_is_refused_on_admin_routes(db: &TestDb) {
+    let s = Server::start(db);
+    let (_, other_session) = s.admin("root");
+    let (id, _, _) = s.user("alice");
+    let (access, refresh) = s.login("root", PASSWORD);
+    let users = "/api/admin/users/";
+    let alice = format!("/api/admin/users/{id}/");
+    assert_eq!(s.get(users, Some(&access)).status, 200, "works before");
+
+    let r = s.post("/api/token/blacklist/", json!({"refresh": refresh}));
+    assert_eq!((r.status, r.body.clone()), (200, json!({})), "{}", r.text);
+
+    s.get(users, Some(&access)).assert_token_not_valid();
+    s.get(&format!("{users}?limit=1"), Some(&access))
+        .assert_token_not_valid();
+    s.patch(&alice, &access, json!({"is_active": false}))
+        .assert_token_not_valid();
+    // the refused PATCH changed nothing; the admin's other session works
+    let r = s.get(users, Some(&other_session));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let alice_row = r.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|u| u["id"] == id)
+        .cloned()
+        .expect("alice listed");
+    assert_eq!(alice_row["is_active"], true);
+    let r = s.patch(&alice, &other_session, json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 backend_tests!(
     list_is_paged_by_id,
     list_refuses_bad_paging,
@@ -234,4 +285,5 @@ backend_tests!(
     patch_updates_flags,
     deactivation_revokes_every_session,
     admin_rights_come_from_the_database,
+    a_revoked_session_is_refused_on_admin_routes,
 );

@@ -11,30 +11,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    claims, free_port, generate_key, run_cli, run_until_exit, server_env, Output, PgDatabase,
-    Server, PASSWORD, SECRET,
+    claims, env_with, free_port, generate_key, run_cli, run_until_exit, server_env, Output,
+    PgDatabase, Server, PASSWORD, SECRET,
 };
-use domain::{migrations, RefreshToken, Session, SessionId, TokenId};
+use domain::{migrations, RefreshToken, Session, SessionId, TokenId, User};
 use serde_json::json;
 use test_support::{backend_tests, TestDb};
 
 /// A bad setting must stop the binary at once; this only guards against a hang.
 const EXITS_WITHIN: Duration = Duration::from_secs(15);
-
-/// `base` with `set` overriding or adding variables and `unset` removed.
-fn env_with(
-    base: &[(String, String)],
-    set: &[(&str, &str)],
-    unset: &[&str],
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = base
-        .iter()
-        .filter(|(k, _)| !unset.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k))
-        .cloned()
-        .collect();
-    env.extend(set.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    env
-}
 
 fn stderr_lines(out: &Output) -> Vec<&str> {
     out.stderr
@@ -102,12 +87,8 @@ fn create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in(db: &TestDb
 
 fn create_user_admin_flag_gives_admin_rights(db: &TestDb) {
     let s = Server::start(db);
-    let out = s.cli(
-        &["create-user", "root", "--admin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(out.status.success(), "create-user: {}", out.stderr);
-    let (access, _) = s.login("root", PASSWORD);
+    // Server::admin runs `create-user root --admin` and logs in
+    let (_, access) = s.admin("root");
     assert_eq!(s.get("/api/me/", Some(&access)).body["is_admin"], true);
     let list = s.get("/api/admin/users/", Some(&access));
     assert_eq!(list.status, 200, "{}", list.text);
@@ -147,32 +128,57 @@ fn create_user_refusals_exit_non_zero_with_a_message(db: &TestDb) {
         out.stderr
     );
 
-    for (args, stdin, what) in [
-        (&["create-user", "erin"][..], "short\n", "a short password"),
-        (&["create-user", "erin"], "password\n", "a common password"),
-        (&["create-user", "erin"], "12345678\n", "a common password"),
+    // (arguments, standard input, the refusal, a word its message must hold)
+    for (args, stdin, what, named) in [
+        (
+            &["create-user", "erin"][..],
+            "short\n",
+            "a short password",
+            "short",
+        ),
+        (
+            &["create-user", "erin"],
+            "password\n",
+            "a common password",
+            "common",
+        ),
+        (
+            &["create-user", "erin"],
+            "12345678\n",
+            "a common password",
+            "common",
+        ),
         (
             &["create-user", "erinerin"],
             "erinerin\n",
             "the username as password",
+            "similar",
         ),
         (
             &["create-user", "erin"],
             &format!("{}\n", "é".repeat(37)),
             "more than 72 bytes",
+            "long",
         ),
         (
             &["create-user", "bad name"],
             "long enough passphrase\n",
             "a bad username",
+            "username",
         ),
         (
             &["create-user", "erin", "--email", "not-an-email"],
             "long enough passphrase\n",
             "a bad email",
+            "email",
         ),
     ] {
-        refused(args, stdin, what);
+        let out = refused(args, stdin, what);
+        assert!(
+            out.stderr.to_lowercase().contains(named),
+            "{what}: the message names the problem ({named:?}): {}",
+            out.stderr
+        );
     }
 
     // Nothing refused was created, and the duplicate did not overwrite bob.
@@ -245,6 +251,41 @@ fn create_user_refuses_pending_postgres_migrations_by_default() {
     assert!(out.stderr.contains("migrate"), "{}", out.stderr);
     let pending = migrations::pending(&mut db.connect()).expect("status");
     assert!(!pending.is_empty(), "nothing was migrated");
+}
+
+/// The contract's default bcrypt cost is 12: with AUTH_BCRYPT_COST unset,
+/// `create-user` and registration both store `$2b$12$` hashes.
+#[test]
+fn bcrypt_cost_defaults_to_12() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let env = env_with(
+        &server_env(&db, dir.path(), port, &[]),
+        &[],
+        &["AUTH_BCRYPT_COST"],
+    );
+    let out = run_cli(
+        &env,
+        dir.path(),
+        &["create-user", "root"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "create-user: {}", out.stderr);
+    let s = Server::start_env(env, port);
+    s.register("alice", PASSWORD);
+    s.login("root", PASSWORD);
+    let mut conn = db.connect();
+    for username in ["root", "alice"] {
+        let user = User::find_by_username(&mut conn, username)
+            .expect("query users")
+            .expect("the user exists");
+        assert!(
+            user.password_hash.starts_with("$2b$12$"),
+            "{username}: cost 12 by default, got {:?}",
+            &user.password_hash[..7.min(user.password_hash.len())]
+        );
+    }
 }
 
 // ---------------------------------------------------------------- flush
@@ -352,10 +393,15 @@ fn starts_with_no_environment_but_the_port() {
         c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
         86_400
     );
+    let log = s.log();
+    assert!(log.contains("INFO"), "RUST_LOG defaults to info: {log}");
+    let below_info: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("DEBUG") || l.contains("TRACE"))
+        .collect();
     assert!(
-        s.log().contains("INFO"),
-        "RUST_LOG defaults to info: {}",
-        s.log()
+        below_info.is_empty(),
+        "nothing below info is logged by default: {below_info:?}"
     );
 
     s.restart();
@@ -366,6 +412,26 @@ fn starts_with_no_environment_but_the_port() {
     );
     let me = s.get("/api/me/", Some(&access));
     assert_eq!(me.status, 200, "tokens survive a restart: {}", me.text);
+}
+
+/// `app-server serve` is the server, as `app-server` alone is.
+#[test]
+fn the_serve_subcommand_runs_the_server() {
+    let db = TestDb::sqlite();
+    let mut s = Server::start_with_args(&db, &[], &["serve"]);
+    // the process really was given the argument (Linux /proc)
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", s.pid())).expect("cmdline");
+    let args: Vec<&[u8]> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(args.get(1..), Some(&[&b"serve"[..]][..]), "{cmdline:?}");
+    let (_, access, _) = s.user("alice");
+    assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
+    assert_eq!(s.get("/readyz", None).status, 200);
+    // and it stops cleanly on SIGTERM like the default
+    let status = s.stop();
+    assert!(status.success(), "exit on SIGTERM: {status}\n{}", s.log());
 }
 
 /// `.env` in the working directory is read; the real environment wins.

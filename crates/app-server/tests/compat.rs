@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{generate_key, Server, SECRET};
+use common::{generate_key, run_ok, Server, SECRET};
 use test_support::TestDb;
 
 fn workspace_root() -> PathBuf {
@@ -26,19 +26,6 @@ fn workspace_root() -> PathBuf {
 
 fn compat_dir() -> PathBuf {
     workspace_root().join("tests/compat")
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The venv's python, with the pinned requirements installed.
@@ -57,12 +44,12 @@ fn python() -> &'static Path {
             return python;
         }
         if !python.exists() {
-            run(
+            run_ok(
                 Command::new("python3").arg("-m").arg("venv").arg(&venv),
                 "python3 -m venv (is Python 3 with venv installed?)",
             );
         }
-        run(
+        run_ok(
             Command::new(&python)
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
                 .arg("-r")

@@ -4,18 +4,21 @@
 mod common;
 
 use common::{Resp, Server, PASSWORD};
+use reqwest::Method;
 use serde_json::json;
 use test_support::{backend_tests, TestDb};
 
 fn login(s: &Server, username: &str, password: &str, forwarded_for: Option<&str>) -> Resp {
-    let mut req = s
-        .client()
-        .post(s.url("/api/token/"))
-        .json(&json!({"username": username, "password": password}));
-    if let Some(xff) = forwarded_for {
-        req = req.header("x-forwarded-for", xff);
-    }
-    Resp::from(req.send().expect("request reaches the server"))
+    let headers: Vec<(&str, &str)> = forwarded_for
+        .map(|xff| ("x-forwarded-for", xff))
+        .into_iter()
+        .collect();
+    s.request_with_headers(
+        Method::POST,
+        "/api/token/",
+        &headers,
+        Some(&json!({"username": username, "password": password})),
+    )
 }
 
 #[track_caller]
@@ -65,6 +68,65 @@ fn malformed_and_refused_attempts_do_not_count(db: &TestDb) {
     );
     login(&s, "alice", "wrong password", None).assert_error(401, "no_active_account");
     assert_throttled(&login(&s, "alice", PASSWORD, None));
+}
+
+/// Refused (429) attempts are not failures: they add to neither counter.
+/// The address counter (100) shows it. Two failures throttle alice; 98
+/// more attempts of hers are refused. Had those counted, this address would
+/// be at 100 and throttled for everyone; it is at 2, so 97 more failures
+/// (99) leave bob free, and the 100th failure throttles him.
+fn refused_attempts_do_not_count_as_failures(db: &TestDb) {
+    let s = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "2")]);
+    s.register("alice", PASSWORD);
+    s.register("bob", PASSWORD);
+    for _ in 0..2 {
+        login(&s, "alice", "wrong password", None).assert_error(401, "no_active_account");
+    }
+    for i in 0..98 {
+        let password = if i % 2 == 0 {
+            PASSWORD
+        } else {
+            "wrong password"
+        };
+        assert_throttled(&login(&s, "alice", password, None));
+    }
+    assert_eq!(
+        login(&s, "bob", PASSWORD, None).status,
+        200,
+        "98 refusals did not reach the address limit"
+    );
+    // 97 failures more, one per username (under the username limit of 2)
+    for i in 0..97 {
+        login(&s, &format!("guess{i}"), "wrong password", None)
+            .assert_error(401, "no_active_account");
+    }
+    assert_eq!(
+        login(&s, "bob", PASSWORD, None).status,
+        200,
+        "99 failures from this address: not yet throttled"
+    );
+    login(&s, "guess97", "wrong password", None).assert_error(401, "no_active_account");
+    assert_throttled(&login(&s, "bob", PASSWORD, None));
+    // alice is still throttled by her own window, which the refusals left as it was
+    assert_throttled(&login(&s, "alice", PASSWORD, None));
+}
+
+/// Without AUTH_LOGIN_MAX_FAILURES the contract's default of 10 holds: ten
+/// failures get 401, the eleventh attempt 429, even with the right password.
+fn the_default_limit_is_10_failures(db: &TestDb) {
+    let s = Server::start(db);
+    assert!(
+        !s.env().iter().any(|(k, _)| k == "AUTH_LOGIN_MAX_FAILURES"),
+        "the default is under test"
+    );
+    s.register("alice", PASSWORD);
+    for i in 0..10 {
+        let r = login(&s, "alice", "wrong password", None);
+        assert_eq!(r.status, 401, "failure {}: {}", i + 1, r.text);
+        r.assert_error(401, "no_active_account");
+    }
+    assert_throttled(&login(&s, "alice", PASSWORD, None));
+    assert_throttled(&login(&s, "alice", "wrong password", None));
 }
 
 fn counters_survive_restarts_and_hold_across_replicas(db: &TestDb) {
@@ -139,6 +201,8 @@ fn forwarded_for_is_believed_only_from_trusted_proxies(db: &TestDb) {
 backend_tests!(
     username_is_throttled_after_max_failures,
     malformed_and_refused_attempts_do_not_count,
+    refused_attempts_do_not_count_as_failures,
+    the_default_limit_is_10_failures,
     counters_survive_restarts_and_hold_across_replicas,
     one_address_is_throttled_after_100_failures,
     forwarded_for_is_believed_only_from_trusted_proxies,

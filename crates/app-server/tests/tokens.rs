@@ -4,9 +4,11 @@
 mod common;
 
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
-use common::{claims, forge, header, now, Resp, Server, PASSWORD, SECRET};
-use jsonwebtoken::{Algorithm, Header};
+use common::{claims, forge, header, now, Server, PASSWORD, SECRET};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use reqwest::Method;
 use serde_json::{json, Value};
 use test_support::{backend_tests, TestDb};
 
@@ -74,6 +76,54 @@ fn login_failures_look_the_same(db: &TestDb) {
     );
 }
 
+/// API.md: a failed login for an unknown or an inactive user has "the same
+/// timing" as a wrong password. This is NOT a performance assertion (no
+/// latency budget): it checks that every failure path spends a bcrypt check.
+/// At cost 10 one check takes tens of milliseconds, while a path that skips
+/// it answers in about a millisecond. Comparing the fastest of three tries of
+/// each kind (noise only ever adds time) with a factor of 2 of slack is a
+/// ratio that holds on any machine, fast or slow, loaded or idle.
+fn failed_logins_spend_a_bcrypt_check_whoever_the_user(db: &TestDb) {
+    let s = Server::start_with(db, &[("AUTH_BCRYPT_COST", "10")]);
+    s.register("alice", PASSWORD);
+    let id = s.register("inactive", PASSWORD)["id"].as_i64().unwrap();
+    let (_, admin) = s.admin("root");
+    let r = s.patch(
+        &format!("/api/admin/users/{id}/"),
+        &admin,
+        json!({"is_active": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let attempts = [
+        ("wrong password", "alice", "wrong password!"),
+        ("unknown user", "nobody", PASSWORD),
+        ("inactive user", "inactive", PASSWORD),
+    ];
+    let mut fastest = [Duration::MAX; 3];
+    // Interleaved, so that any drift of the machine's speed hits all three.
+    for _ in 0..3 {
+        for (i, (_, username, password)) in attempts.iter().enumerate() {
+            let started = Instant::now();
+            let r = s.post(
+                "/api/token/",
+                json!({"username": username, "password": password}),
+            );
+            let took = started.elapsed();
+            r.assert_error(401, "no_active_account");
+            fastest[i] = fastest[i].min(took);
+        }
+    }
+    let [wrong, unknown, inactive] = fastest;
+    for (what, took) in [("unknown user", unknown), ("inactive user", inactive)] {
+        assert!(
+            took * 2 >= wrong,
+            "a failed login for an {what} skips bcrypt: fastest {took:?}, \
+             against {wrong:?} for a wrong password"
+        );
+    }
+}
+
 fn login_validates_its_body(db: &TestDb) {
     let s = Server::start(db);
     s.post("/api/token/", json!({"username": "alice"}))
@@ -94,20 +144,180 @@ fn login_validates_its_body(db: &TestDb) {
         .assert_field_error("password");
     s.post("/api/token/", json!([1, 2]))
         .assert_error(400, "invalid");
-    s.post_raw("/api/token/", Some("application/json"), b"{\"username\": ")
+    s.post_raw("/api/token/", Some("application/json"), "{\"username\": ")
         .assert_error(400, "invalid");
-    s.post_raw("/api/token/", Some("application/json"), b"")
+    s.post_raw("/api/token/", Some("application/json"), "")
         .assert_error(400, "invalid");
-    s.post_raw("/api/token/", Some("text/plain"), b"{}")
+    s.post_raw("/api/token/", Some("text/plain"), "{}")
         .assert_error(415, "unsupported_media_type");
     s.post_raw(
         "/api/token/",
         Some("application/x-www-form-urlencoded"),
-        b"username=a&password=b",
+        "username=a&password=b",
     )
     .assert_error(415, "unsupported_media_type");
-    s.post_raw("/api/token/", None, b"{}")
+    s.post_raw("/api/token/", None, "{}")
         .assert_error(415, "unsupported_media_type");
+}
+
+/// API.md conventions on every route that reads a body: malformed JSON, a
+/// body that is not an object, a missing field and a field of the wrong type
+/// get 400 `invalid` (with `fields` naming the field where there is one);
+/// another content type, or none, gets 415 even when the body would be
+/// good JSON, and nothing is done with it.
+fn every_body_route_gives_400_for_bad_json_and_415_for_other_types(db: &TestDb) {
+    let s = Server::start(db);
+    let (_, admin) = s.admin("root");
+    let (alice_id, alice, alice_refresh) = s.user("alice");
+    let new_password = "a brand new passphrase";
+
+    struct Route {
+        method: Method,
+        path: String,
+        token: Option<String>,
+        /// A body that would succeed, sent with the wrong content types.
+        good: Value,
+        /// Fields that may not be missing.
+        required: &'static [&'static str],
+        /// Every field with the values of a wrong type for it.
+        wrong_types: Vec<(&'static str, Vec<Value>)>,
+    }
+    let not_strings = || vec![json!(5), json!(true), json!(["x"]), json!({"a": "b"})];
+    let not_bools = || vec![json!(1), json!("true"), json!(["x"]), json!(null)];
+    let token_route = |path: &str, field: &'static str, value: &str| Route {
+        method: Method::POST,
+        path: path.to_owned(),
+        token: None,
+        good: json!({ field: value }),
+        required: match field {
+            "token" => &["token"],
+            _ => &["refresh"],
+        },
+        wrong_types: vec![(field, not_strings())],
+    };
+    let routes = [
+        Route {
+            method: Method::POST,
+            path: "/api/token/".to_owned(),
+            token: None,
+            good: json!({"username": "alice", "password": PASSWORD}),
+            required: &["username", "password"],
+            wrong_types: vec![("username", not_strings()), ("password", not_strings())],
+        },
+        token_route("/api/token/refresh/", "refresh", &alice_refresh),
+        token_route("/api/token/verify/", "token", &alice),
+        token_route("/api/token/blacklist/", "refresh", &alice_refresh),
+        Route {
+            method: Method::POST,
+            path: "/api/register/".to_owned(),
+            token: None,
+            good: json!({"username": "newcomer", "password": PASSWORD}),
+            required: &["username", "password"],
+            wrong_types: vec![
+                ("username", not_strings()),
+                ("password", not_strings()),
+                ("email", not_strings()),
+            ],
+        },
+        Route {
+            method: Method::POST,
+            path: "/api/me/password/".to_owned(),
+            token: Some(alice.clone()),
+            good: json!({"old_password": PASSWORD, "new_password": new_password}),
+            required: &["old_password", "new_password"],
+            wrong_types: vec![
+                ("old_password", not_strings()),
+                ("new_password", not_strings()),
+            ],
+        },
+        Route {
+            method: Method::PATCH,
+            path: format!("/api/admin/users/{alice_id}/"),
+            token: Some(admin.clone()),
+            good: json!({"is_active": false, "is_admin": true}),
+            required: &[],
+            wrong_types: vec![("is_active", not_bools()), ("is_admin", not_bools())],
+        },
+    ];
+
+    for route in &routes {
+        let what = format!("{} {}", route.method, route.path);
+        let authorization = route.token.as_ref().map(|t| format!("Bearer {t}"));
+        let send = |content_type: Option<&str>, body: Vec<u8>| {
+            let mut headers: Vec<(&str, &str)> = Vec::new();
+            if let Some(a) = &authorization {
+                headers.push(("authorization", a));
+            }
+            if let Some(ct) = content_type {
+                headers.push(("content-type", ct));
+            }
+            s.request_raw(route.method.clone(), &route.path, &headers, body)
+        };
+        let json_body = |v: &Value| send(Some("application/json"), v.to_string().into_bytes());
+
+        // not JSON, or JSON that is not an object
+        for raw in [
+            "", "{", "{\"a\": ", "{nope}", "[1, 2]", "null", "42", "\"text\"",
+        ] {
+            let r = send(Some("application/json"), raw.as_bytes().to_vec());
+            assert_eq!(r.status, 400, "{what} with {raw:?}: {}", r.text);
+            r.assert_error(400, "invalid");
+        }
+        // each required field missing, alone and all at once
+        for field in route.required {
+            let mut body = route.good.clone();
+            body.as_object_mut().unwrap().remove(*field);
+            let r = json_body(&body);
+            assert_eq!(r.status, 400, "{what} without {field}: {}", r.text);
+            r.assert_field_error(field);
+        }
+        if !route.required.is_empty() {
+            let r = json_body(&json!({}));
+            for field in route.required {
+                r.assert_field_error(field);
+            }
+        }
+        // each field with a value of the wrong type, the others good
+        for (field, values) in &route.wrong_types {
+            for value in values {
+                let mut body = route.good.clone();
+                body[*field] = value.clone();
+                let r = json_body(&body);
+                assert_eq!(r.status, 400, "{what} with {field}={value}: {}", r.text);
+                r.assert_field_error(field);
+                let named: Vec<&String> = r.body["fields"].as_object().unwrap().keys().collect();
+                assert_eq!(named, [field], "{what} with {field}={value}: {}", r.text);
+            }
+        }
+        // other content types, or none: 415, whatever the body holds
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let r = send(content_type, route.good.to_string().into_bytes());
+            assert_eq!(r.status, 415, "{what} as {content_type:?}: {}", r.text);
+            r.assert_error(415, "unsupported_media_type");
+        }
+    }
+
+    // Nothing refused above was acted on: alice's password, flags and
+    // refresh token are as they were, and nobody registered.
+    s.post(
+        "/api/token/",
+        json!({"username": "newcomer", "password": PASSWORD}),
+    )
+    .assert_error(401, "no_active_account");
+    let me = s.get("/api/me/", Some(&alice));
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(
+        (me.body["is_active"].clone(), me.body["is_admin"].clone()),
+        (json!(true), json!(false))
+    );
+    s.login("alice", PASSWORD);
+    let r = s.post("/api/token/refresh/", json!({"refresh": alice_refresh}));
+    assert_eq!(r.status, 200, "never retired or blacklisted: {}", r.text);
 }
 
 fn refresh_rotates_and_retires_the_old_token(db: &TestDb) {
@@ -208,22 +418,23 @@ fn concurrent_refreshes_at_most_one_succeeds(db: &TestDb) {
             statuses.iter().all(|s| *s == 200 || *s == 401),
             "{statuses:?}"
         );
-        assert!(
-            statuses.iter().filter(|s| **s == 200).count() <= 1,
-            "at most one succeeds: {statuses:?}"
+        // at most one succeeds (the contract), and a valid token is not
+        // lost to the race: exactly one
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "exactly one succeeds: {statuses:?}"
         );
     }
 }
 
 fn a_trusted_proxys_resend_of_a_refresh_is_not_reuse(db: &TestDb) {
     let refresh_as = |s: &Server, token: &str, rid: &str| {
-        Resp::from(
-            s.client()
-                .post(s.url("/api/token/refresh/"))
-                .header("X-Request-Id", rid)
-                .json(&json!({ "refresh": token }))
-                .send()
-                .unwrap(),
+        s.request_with_headers(
+            Method::POST,
+            "/api/token/refresh/",
+            &[("X-Request-Id", rid)],
+            Some(&json!({ "refresh": token })),
         )
     };
     let rid = "581a370ee7d636ba444f0ca5557360d6";
@@ -348,8 +559,16 @@ fn without_rotation_the_refresh_token_stays(db: &TestDb) {
         let r = s.post("/api/token/refresh/", json!({"refresh": refresh}));
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(keys(&r.body), ["access"]);
+        assert!(
+            r.header("cache-control")
+                .is_some_and(|c| c.contains("no-store")),
+            "an access-only response carries a token too: {:?}",
+            r.header("cache-control")
+        );
+        assert_eq!(s.get("/api/me/", Some(&r.str("access"))).status, 200);
     }
-    s.post("/api/token/blacklist/", json!({"refresh": refresh}));
+    let r = s.post("/api/token/blacklist/", json!({"refresh": refresh}));
+    assert_eq!((r.status, r.body.clone()), (200, json!({})), "{}", r.text);
     s.post("/api/token/refresh/", json!({"refresh": refresh}))
         .assert_token_not_valid();
 }
@@ -537,10 +756,10 @@ fn expired_access_tokens_are_refused(db: &TestDb) {
 fn tokens_are_never_read_from_the_query_string(db: &TestDb) {
     let s = Server::start(db);
     let (_, access, refresh) = s.user("alice");
-    s.get(&format!("/api/me/?access_token={access}"), None)
-        .assert_error(401, "not_authenticated");
-    s.get(&format!("/api/me/?token={access}"), None)
-        .assert_error(401, "not_authenticated");
+    for query in ["access_token", "token", "access"] {
+        s.get(&format!("/api/me/?{query}={access}"), None)
+            .assert_error(401, "not_authenticated");
+    }
     s.post(&format!("/api/token/refresh/?refresh={refresh}"), json!({}))
         .assert_field_error("refresh");
     s.post(&format!("/api/token/verify/?token={access}"), json!({}))
@@ -572,12 +791,64 @@ fn paths_work_without_the_trailing_slash(db: &TestDb) {
             .status,
         200
     );
+    let new = "a brand new passphrase";
+    let (access, _) = s.login("alice", PASSWORD);
+    let r = s.post_auth(
+        "/api/me/password",
+        &access,
+        Some(json!({"old_password": PASSWORD, "new_password": new})),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (access, _) = s.login("alice", new);
+    let r = s.post_auth("/api/logout/all", &access, None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    s.get("/api/me", Some(&access)).assert_token_not_valid();
+}
+
+/// AUTH_JWT_SECRET is used as its literal UTF-8 bytes, never decoded, even
+/// when it happens to be valid base64 (of 32 bytes or more, so that a
+/// decoded key would be a plausible key too).
+#[test]
+fn a_base64_secret_is_used_as_its_literal_bytes() {
+    use base64::Engine;
+    let decoded = b"thirty-three bytes of HMAC key!!!";
+    let secret = base64::engine::general_purpose::STANDARD.encode(decoded);
+    assert!(decoded.len() >= 32 && secret.len() >= 32, "{secret}");
+    let db = TestDb::sqlite();
+    let s = Server::start_with(&db, &[("AUTH_JWT_SECRET", &secret)]);
+    let (_, access, refresh) = s.user("alice");
+
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    for token in [&access, &refresh] {
+        jsonwebtoken::decode::<Value>(
+            token,
+            &DecodingKey::from_secret(secret.as_bytes()),
+            &validation,
+        )
+        .expect("signed with the secret's literal bytes");
+        assert!(
+            jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(decoded), &validation)
+                .is_err(),
+            "not with its base64 decoding"
+        );
+    }
+    // and the server accepts what the literal bytes sign, not the decoding
+    let c = claims(&access);
+    let literal = common::forge_with(Header::new(Algorithm::HS256), &c, secret.as_bytes());
+    assert_eq!(s.get("/api/me/", Some(&literal)).status, 200);
+    let decoded_signed = common::forge_with(Header::new(Algorithm::HS256), &c, decoded);
+    s.get("/api/me/", Some(&decoded_signed))
+        .assert_token_not_valid();
 }
 
 backend_tests!(
     login_returns_a_pair_without_caching,
     login_failures_look_the_same,
+    failed_logins_spend_a_bcrypt_check_whoever_the_user,
     login_validates_its_body,
+    every_body_route_gives_400_for_bad_json_and_415_for_other_types,
     refresh_rotates_and_retires_the_old_token,
     reuse_revokes_the_whole_family,
     reuse_at_blacklist_revokes_the_family,

@@ -24,6 +24,8 @@ pub struct Server {
     child: Option<Child>,
     pub base: String,
     env: Vec<(String, String)>,
+    /// The command line after the binary's name (none: `serve` by default).
+    args: Vec<String>,
     dir: tempfile::TempDir,
     client: Client,
 }
@@ -53,24 +55,37 @@ pub fn server_env_url(
     port: u16,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", database_url.to_owned()),
-        ("AUTH_DATA_DIR", dir.join("data").display().to_string()),
-        ("AUTH_BIND", format!("127.0.0.1:{port}")),
-        ("AUTH_WORKERS", "2".to_owned()),
-        ("AUTH_BCRYPT_COST", "4".to_owned()),
-        ("AUTH_JWT_SECRET", SECRET.to_owned()),
-        ("AUTH_AUTO_MIGRATE", "true".to_owned()),
-        ("AUTH_DB_POOL_SIZE", "4".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
+    let data_dir = dir.join("data").display().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let defaults: Vec<(String, String)> = [
+        ("DATABASE_URL", database_url),
+        ("AUTH_DATA_DIR", data_dir.as_str()),
+        ("AUTH_BIND", bind.as_str()),
+        ("AUTH_WORKERS", "2"),
+        ("AUTH_BCRYPT_COST", "4"),
+        ("AUTH_JWT_SECRET", SECRET),
+        ("AUTH_AUTO_MIGRATE", "true"),
+        ("AUTH_DB_POOL_SIZE", "4"),
+        ("RUST_LOG", "warn"),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    for (k, v) in extra {
-        env.retain(|(name, _)| name != k);
-        env.push(((*k).to_owned(), (*v).to_owned()));
-    }
+    env_with(&defaults, extra, &[])
+}
+
+/// `base` with `set` overriding or adding variables and `unset` removed.
+pub fn env_with(
+    base: &[(String, String)],
+    set: &[(&str, &str)],
+    unset: &[&str],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = base
+        .iter()
+        .filter(|(k, _)| !unset.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    env.extend(set.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     env
 }
 
@@ -85,10 +100,19 @@ impl Server {
 
     /// A server on any `DATABASE_URL`, with the test defaults of [`server_env`].
     pub fn start_url(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_url_with_args(database_url, extra, &[])
+    }
+
+    /// [`Server::start_with`], the binary run with `args` (such as `serve`).
+    pub fn start_with_args(db: &TestDb, extra: &[(&str, &str)], args: &[&str]) -> Self {
+        Self::start_url_with_args(&db.url_string(), extra, args)
+    }
+
+    fn start_url_with_args(database_url: &str, extra: &[(&str, &str)], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let env = server_env_url(database_url, dir.path(), port, extra);
-        Self::start_in(dir, env, port)
+        Self::launch(dir, env, port, args)
     }
 
     /// A server with exactly `env` (nothing of the test defaults), run in a
@@ -101,6 +125,15 @@ impl Server {
     /// [`Server::start_env`] in a working directory prepared by the test
     /// (e.g. holding a `.env` file).
     pub fn start_in(dir: tempfile::TempDir, env: Vec<(String, String)>, port: u16) -> Self {
+        Self::launch(dir, env, port, &[])
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        env: Vec<(String, String)>,
+        port: u16,
+        args: &[&str],
+    ) -> Self {
         let client = Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
@@ -110,6 +143,7 @@ impl Server {
             child: None,
             base: format!("http://127.0.0.1:{port}"),
             env,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             dir,
             client,
         };
@@ -119,14 +153,15 @@ impl Server {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
-        let child = binary(&self.env, self.dir.path(), &[])
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let child = binary(&self.env, self.dir.path(), &args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn app-server");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_for_status("/healthz", 200, Duration::from_secs(30));
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -137,32 +172,35 @@ impl Server {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    fn wait_ready(&mut self) {
+    /// Poll GET `path` until it answers `status`, for at most `limit`;
+    /// panics if the process exits meanwhile. Connection errors (not yet
+    /// listening) count as "not yet".
+    pub fn wait_for_status(&mut self, path: &str, status: u16, limit: Duration) {
         let started = Instant::now();
         loop {
-            if let Some(status) = self
+            if let Some(exit) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 panic!(
-                    "app-server exited with {status} before serving:\n{}",
+                    "app-server exited with {exit} while waiting for {path}:\n{}",
                     self.log()
                 );
             }
-            if let Ok(r) = self
+            let last = match self
                 .client
-                .get(self.url("/healthz"))
+                .get(self.url(path))
                 .timeout(Duration::from_millis(500))
                 .send()
             {
-                if r.status() == 200 {
-                    return;
-                }
-            }
+                Ok(r) if r.status() == status => return,
+                Ok(r) => format!("{}: {}", r.status(), r.text().unwrap_or_default()),
+                Err(e) => e.to_string(),
+            };
             assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "app-server did not serve in 30 s:\n{}",
+                started.elapsed() < limit,
+                "{path} did not answer {status} in {limit:?} (last: {last}):\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(25));
@@ -224,12 +262,44 @@ impl Server {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Resp {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("authorization", a.as_str()))
+            .collect();
+        self.request_with_headers(method, path, &headers, body)
+    }
+
+    /// A request with any headers and, optionally, a JSON body.
+    pub fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if let Some(body) = body {
             req = req.json(body);
+        }
+        Resp::from(req.send().expect("request reaches the server"))
+    }
+
+    /// A request with any headers and a raw body, sent as given (no
+    /// content type unless `headers` has one).
+    pub fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path)).body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         Resp::from(req.send().expect("request reaches the server"))
     }
@@ -251,12 +321,17 @@ impl Server {
     }
 
     /// POST a raw body with the given content type (or none).
-    pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &'static [u8]) -> Resp {
-        let mut req = self.client.post(self.url(path)).body(body);
-        if let Some(ct) = content_type {
-            req = req.header("content-type", ct);
-        }
-        Resp::from(req.send().expect("request reaches the server"))
+    pub fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> Resp {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|ct| ("content-type", ct))
+            .into_iter()
+            .collect();
+        self.request_raw(Method::POST, path, &headers, body)
     }
 
     pub fn register(&self, username: &str, password: &str) -> Value {
@@ -463,6 +538,49 @@ impl Resp {
     }
 }
 
+/// The contract's user object: exactly these keys, the right types, no hash.
+#[track_caller]
+pub fn assert_user_shape(user: &Value) {
+    let mut keys: Vec<&str> = user
+        .as_object()
+        .unwrap_or_else(|| panic!("a user is an object: {user}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "date_joined",
+            "email",
+            "id",
+            "is_active",
+            "is_admin",
+            "last_login",
+            "username"
+        ]
+    );
+    assert!(user["id"].is_i64(), "id is an integer: {user}");
+    assert!(user["username"].is_string(), "username is a string: {user}");
+    assert!(user["email"].is_string() || user["email"].is_null());
+    assert!(user["is_admin"].is_boolean() && user["is_active"].is_boolean());
+    for field in ["date_joined", "last_login"] {
+        match &user[field] {
+            Value::Null if field == "last_login" => {}
+            Value::String(s) => {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap_or_else(|e| panic!("{field} {s:?} is RFC 3339: {e}"));
+            }
+            other => panic!("{field} is an RFC 3339 string: {other}"),
+        }
+    }
+    let text = user.to_string();
+    assert!(
+        !text.contains("$2b$") && !text.contains("password"),
+        "no hash: {text}"
+    );
+}
+
 /// The claims of a token, decoded without checking (the server checks).
 pub fn claims(token: &str) -> Value {
     use base64::Engine;
@@ -556,6 +674,22 @@ pub fn run_until_exit(
     (out, elapsed)
 }
 
+/// Run a helper program (openssl, python, pip) and demand that it succeeds;
+/// its output otherwise goes into the panic message.
+pub fn run_ok(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A PKCS#8 private key and its public half, made with the `openssl` CLI.
 pub struct KeyFiles {
     pub private: PathBuf,
@@ -575,14 +709,9 @@ pub fn generate_key(dir: &Path, algorithm: &str, name: &str) -> KeyFiles {
     let private = dir.join(format!("{name}.pem"));
     let public = dir.join(format!("{name}.pub.pem"));
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl CLI is installed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new("openssl").args(args),
+            &format!("openssl {args:?} (is the openssl CLI installed?)"),
         );
     };
     let private_str = private.to_str().expect("UTF-8 path");
