@@ -2,7 +2,6 @@
 //! two migration sets describe the same schema.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -85,30 +84,9 @@ fn expected_indexes() -> BTreeSet<String> {
     .into()
 }
 
-/// The migration folders of the backend, in order: what the crate embeds, so
-/// a new migration needs no change here.
-fn migration_names(backend: Backend) -> Vec<String> {
-    let folder = match backend {
-        Backend::Postgres => "postgres",
-        Backend::Sqlite => "sqlite",
-    };
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "migrations", folder]
-        .iter()
-        .collect();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.path().join("up.sql").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "migrations in {}", dir.display());
-    names
-}
-
 fn up_down_up(db: &TestDb) {
     let mut conn = db.connect();
-    let folders = migration_names(db.backend());
+    let folders = test_support::migration_names(db.backend());
     let before = migrations::status(&mut conn).unwrap();
     assert_eq!(
         before.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),

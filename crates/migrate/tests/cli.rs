@@ -4,7 +4,7 @@
 //! an unreachable database is one line that names DATABASE_URL and never
 //! shows its password.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use domain::migrations;
@@ -46,27 +46,6 @@ fn migrate_db(db: &TestDb, args: &[&str]) -> Output {
     out
 }
 
-/// The migration folders of the backend, in order: the source of truth the
-/// binary embeds.
-fn migration_names(db: &TestDb) -> Vec<String> {
-    let folder = match db.backend() {
-        domain::Backend::Postgres => "postgres",
-        domain::Backend::Sqlite => "sqlite",
-    };
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "migrations", folder]
-        .iter()
-        .collect();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.path().join("up.sql").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "migrations in {}", dir.display());
-    names
-}
-
 /// `migrate status` as (name, applied) in the order printed. Every line is
 /// `[x] <name>` (applied) or `[ ] <name>` (pending), as the binary prints it.
 fn status(db: &TestDb) -> Vec<(String, bool)> {
@@ -90,7 +69,7 @@ fn all(names: &[String], applied: bool) -> Vec<(String, bool)> {
 }
 
 fn applies_every_pending_migration_once(db: &TestDb) {
-    let names = migration_names(db);
+    let names = test_support::migration_names(db.backend());
     let out = migrate_db(db, &[]);
     for name in &names {
         assert!(out.stdout.contains(name), "reports {name}: {}", out.stdout);
@@ -107,14 +86,14 @@ fn applies_every_pending_migration_once(db: &TestDb) {
 }
 
 fn status_lists_every_migration_with_its_state(db: &TestDb) {
-    let names = migration_names(db);
+    let names = test_support::migration_names(db.backend());
     assert_eq!(status(db), all(&names, false), "fresh database");
     migrate_db(db, &[]);
     assert_eq!(status(db), all(&names, true), "after migrate");
 }
 
 fn revert_rolls_back_the_newest_migration(db: &TestDb) {
-    let names = migration_names(db);
+    let names = test_support::migration_names(db.backend());
     migrate_db(db, &[]);
     let newest = names.last().expect("a migration");
     let out = migrate_db(db, &["revert"]);

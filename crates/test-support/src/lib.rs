@@ -142,3 +142,24 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// The migration folders of a backend, in order: what `domain` embeds and
+/// `migrate` applies, so a new migration needs no change in the tests.
+pub fn migration_names(backend: Backend) -> Vec<String> {
+    let folder = match backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    };
+    let dir: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "migrations", folder]
+        .iter()
+        .collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.path().join("up.sql").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "migrations in {}", dir.display());
+    names
+}
