@@ -147,7 +147,7 @@ fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
         .connect()
         .map_err(|e| CliError::Refused(e.to_string()))?;
     let now = Utc::now();
-    let counts = auth::flush_expired(&mut conn, now)?;
+    let counts = auth::flush_expired(&mut conn, &config.tokens, now)?;
     let windows = LoginThrottle::default().delete_expired(&mut conn, now)?;
     println!(
         "deleted {} expired refresh-token records, {} expired sessions, {} ended login-failure windows",

@@ -753,6 +753,35 @@ fn expired_access_tokens_are_refused(db: &TestDb) {
     assert_eq!(s.get("/api/me/", Some(&fresh)).status, 200);
 }
 
+/// A refresh token past its `exp` but within AUTH_JWT_LEEWAY is still
+/// accepted, by verify and by refresh alike: its record must not end sooner
+/// than the token does.
+fn a_refresh_token_within_the_leeway_still_refreshes(db: &TestDb) {
+    let s = Server::start_with(
+        db,
+        &[
+            ("AUTH_REFRESH_TOKEN_LIFETIME", "1s"),
+            ("AUTH_JWT_LEEWAY", "3"),
+        ],
+    );
+    let (_, _, refresh) = s.user("alice");
+    let exp = claims(&refresh)["exp"].as_i64().expect("exp");
+    // past exp by the wall clock, well inside the leeway
+    while now() <= exp + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = s.post("/api/token/verify/", json!({"token": refresh}));
+    assert_eq!(r.status, 200, "verify within the leeway: {}", r.text);
+    let r = s.post("/api/token/refresh/", json!({"refresh": refresh}));
+    assert_eq!(r.status, 200, "refresh within the leeway: {}", r.text);
+    let successor = r.str("refresh");
+    assert_eq!(
+        s.post("/api/token/verify/", json!({"token": successor}))
+            .status,
+        200
+    );
+}
+
 fn tokens_are_never_read_from_the_query_string(db: &TestDb) {
     let s = Server::start(db);
     let (_, access, refresh) = s.user("alice");
@@ -865,6 +894,7 @@ backend_tests!(
     issuer_and_audience_when_configured,
     every_rejection_of_the_contract,
     expired_access_tokens_are_refused,
+    a_refresh_token_within_the_leeway_still_refreshes,
     tokens_are_never_read_from_the_query_string,
     paths_work_without_the_trailing_slash,
 );

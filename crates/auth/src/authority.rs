@@ -190,7 +190,8 @@ impl Authority {
         write_transaction(conn, |c| {
             // The conditional UPDATE comes first: it takes the lock that
             // orders concurrent refreshes of the same token.
-            if !RefreshToken::retire(c, jti, to_db(now), Some(&next_jti), request)? {
+            let cutoff = to_db(self.settings.refresh_record_cutoff(now));
+            if !RefreshToken::retire(c, jti, to_db(now), cutoff, Some(&next_jti), request)? {
                 return match RefreshToken::find(c, jti)? {
                     Some(record) if record.used_at.is_some() => {
                         if let Some(issued) =
@@ -409,7 +410,7 @@ impl Authority {
         conn: &mut DbConnection,
         now: DateTime<Utc>,
     ) -> Result<FlushCounts, QueryError> {
-        flush_expired(conn, now)
+        flush_expired(conn, &self.settings, now)
     }
 
     fn live_session(
@@ -505,13 +506,17 @@ fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Delete expired token records and sessions; needs no keys, so the CLI can
-/// run it without loading them.
+/// run it without loading them. A record stays as long as its token is
+/// accepted (see [`TokenSettings::refresh_record_cutoff`]); a session goes at
+/// its absolute limit, and its records with it.
 pub fn flush_expired(
     conn: &mut DbConnection,
+    settings: &TokenSettings,
     now: DateTime<Utc>,
 ) -> Result<FlushCounts, QueryError> {
     write_transaction(conn, |c| {
-        let refresh_tokens = RefreshToken::delete_expired(c, to_db(now))?;
+        let cutoff = to_db(settings.refresh_record_cutoff(now));
+        let refresh_tokens = RefreshToken::delete_expired(c, cutoff)?;
         let sessions = Session::delete_expired(c, to_db(now))?;
         Ok(FlushCounts {
             refresh_tokens,

@@ -1,6 +1,6 @@
 //! The token rules the operator configures.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use jsonwebtoken::Algorithm;
 
 #[derive(Debug, Clone)]
@@ -30,5 +30,21 @@ impl Default for TokenSettings {
             leeway: 0,
             rotate_refresh_tokens: true,
         }
+    }
+}
+
+impl TokenSettings {
+    /// The instant a refresh token's record must expire after for the token
+    /// to be one the codec still accepts. jsonwebtoken takes a whole-second
+    /// `exp` up to the end of that second plus the leeway; the record must not
+    /// be stricter, or a token the codec accepts would be refused as ended
+    /// (and flushed) while a simplejwt client still holds a valid token.
+    pub fn refresh_record_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        i64::try_from(self.leeway)
+            .ok()
+            .and_then(|leeway| leeway.checked_add(1))
+            .and_then(Duration::try_seconds)
+            .and_then(|accepted| now.trunc_subsecs(0).checked_sub_signed(accepted))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }

@@ -654,6 +654,54 @@ fn the_session_lifetime_caps_rotated_tokens_and_ends_the_family(db: &TestDb) {
         .is_ok());
 }
 
+/// The record of a refresh token lives exactly as long as the codec accepts
+/// the token: to the end of its whole-second `exp` plus the leeway. A stricter
+/// record would refuse (and flush) a token a simplejwt client still holds as
+/// valid, answering "blacklisted" for a token that is merely about to expire.
+fn a_refresh_record_lives_as_long_as_the_codec_accepts_its_token(db: &TestDb) {
+    let mut conn = db.migrated();
+    for leeway in [0_i64, 30] {
+        let authority = authority(TokenSettings {
+            refresh_lifetime: Duration::hours(1),
+            leeway: leeway as u64,
+            ..TokenSettings::default()
+        });
+        let alice = add_user(&mut conn, &format!("alice{leeway}"));
+        let exp_of = |pair: &TokenPair| {
+            DateTime::from_timestamp(read_claims(refresh_of(pair)).exp, 0).unwrap()
+        };
+        // the last instant the codec takes the token, and the first it does not
+        let last_accepted = |pair| exp_of(pair) + Duration::milliseconds(leeway * 1000 + 999);
+        let first_refused = |pair| exp_of(pair) + Duration::seconds(leeway + 1);
+        let label = format!("leeway {leeway}");
+
+        let kept = authority.login(&mut conn, &alice, Utc::now()).unwrap();
+        let at = last_accepted(&kept);
+        let flushed = authority.flush_expired(&mut conn, at).unwrap();
+        assert_eq!(flushed.refresh_tokens, 0, "{label}: flush keeps it");
+        let refreshed = authority.refresh(&mut conn, refresh_of(&kept), at);
+        assert!(refreshed.is_ok(), "{label}: {refreshed:?}");
+
+        let ended = refreshed.unwrap();
+        let at = first_refused(&ended);
+        let refused = authority.refresh(&mut conn, refresh_of(&ended), at);
+        assert!(
+            matches!(refused, Err(TokenError::SessionEnded)),
+            "{label}: {refused:?}"
+        );
+        assert_eq!(record_of(&mut conn, refresh_of(&ended)).used_at, None);
+        authority.flush_expired(&mut conn, at).unwrap();
+        for pair in [&kept, &ended] {
+            let jti = TokenId(read_claims(refresh_of(pair)).jti);
+            assert_eq!(
+                RefreshToken::find(&mut conn, &jti).unwrap(),
+                None,
+                "{label}"
+            );
+        }
+    }
+}
+
 // --- without rotation -----------------------------------------------------------------
 
 fn without_rotation_the_refresh_token_stays_valid(db: &TestDb) {
@@ -928,7 +976,8 @@ fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
         ("the successor already used", |a, c, t, now| {
             let successor = record_of(c, t).replaced_by.unwrap();
             // the successor's token reached the client, who rotated it
-            RefreshToken::retire(c, &successor, domain::time::to_db(now), None, None).unwrap();
+            let at = domain::time::to_db(now);
+            RefreshToken::retire(c, &successor, at, at, None, None).unwrap();
             a.refresh_request(c, t, Some(RID), now)
         }),
     ];
@@ -988,6 +1037,7 @@ backend_tests!(
     an_inactive_users_tokens_are_refused_where_the_user_is_loaded,
     access_tokens_older_than_the_password_are_refused,
     the_session_lifetime_caps_rotated_tokens_and_ends_the_family,
+    a_refresh_record_lives_as_long_as_the_codec_accepts_its_token,
     without_rotation_the_refresh_token_stays_valid,
     without_rotation_password_change_revokes_the_refresh_token,
     without_rotation_deactivation_revokes_the_refresh_token,

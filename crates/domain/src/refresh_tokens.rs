@@ -44,11 +44,13 @@ impl RefreshToken {
     /// (PostgreSQL) or the write lock (SQLite) orders them, and the loser's
     /// `used_at IS NULL` no longer holds. `request` is the id a trusted proxy
     /// gave the request, kept so that the proxy's resend of the very same
-    /// request can be told from a reuse.
+    /// request can be told from a reuse. A record expiring at or before
+    /// `expired_by` is not live and is not retired.
     pub fn retire(
         conn: &mut DbConnection,
         jti: &TokenId,
         now: Timestamp,
+        expired_by: Timestamp,
         replaced_by: Option<&TokenId>,
         request: Option<&str>,
     ) -> QueryResult<bool> {
@@ -56,7 +58,7 @@ impl RefreshToken {
             refresh_tokens::table
                 .find(jti)
                 .filter(refresh_tokens::used_at.is_null())
-                .filter(refresh_tokens::expires_at.gt(now)),
+                .filter(refresh_tokens::expires_at.gt(expired_by)),
         )
         .set((
             refresh_tokens::used_at.eq(now),
@@ -67,9 +69,10 @@ impl RefreshToken {
         Ok(n == 1)
     }
 
-    pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> QueryResult<usize> {
+    /// Delete the records [`RefreshToken::retire`] would no longer retire.
+    pub fn delete_expired(conn: &mut DbConnection, expired_by: Timestamp) -> QueryResult<usize> {
         on_backend!(conn, |c| diesel::delete(
-            refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))
+            refresh_tokens::table.filter(refresh_tokens::expires_at.le(expired_by))
         )
         .execute(c))
     }

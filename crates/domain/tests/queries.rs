@@ -244,10 +244,13 @@ fn refresh_tokens_retire_once(db: &TestDb) {
 
     let second = TokenId::random();
     let at = now();
-    assert!(RefreshToken::retire(&mut conn, &first.jti, at, Some(&second), Some("rid-1")).unwrap());
+    assert!(
+        RefreshToken::retire(&mut conn, &first.jti, at, at, Some(&second), Some("rid-1")).unwrap()
+    );
     assert!(!RefreshToken::retire(
         &mut conn,
         &first.jti,
+        at,
         at,
         Some(&TokenId::random()),
         Some("rid-2")
@@ -264,8 +267,8 @@ fn refresh_tokens_retire_once(db: &TestDb) {
         ..token_record(&session, Duration::days(1))
     };
     RefreshToken::record(&mut conn, &old).unwrap();
-    assert!(!RefreshToken::retire(&mut conn, &old.jti, at, None, None).unwrap());
-    assert!(!RefreshToken::retire(&mut conn, &TokenId::random(), at, None, None).unwrap());
+    assert!(!RefreshToken::retire(&mut conn, &old.jti, at, at, None, None).unwrap());
+    assert!(!RefreshToken::retire(&mut conn, &TokenId::random(), at, at, None, None).unwrap());
 }
 
 fn expired_records_are_flushed(db: &TestDb) {
