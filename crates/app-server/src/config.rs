@@ -12,7 +12,7 @@
 //! | AUTH_JWT_PRIVATE_KEY_FILE | required for RS256, ES256, EdDSA |
 //! | AUTH_JWT_PUBLIC_KEY_FILES | none |
 //! | AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE | unset |
-//! | AUTH_JWT_LEEWAY | `0` |
+//! | AUTH_JWT_LEEWAY | `0` (at most `1d`) |
 //! | AUTH_ACCESS_TOKEN_LIFETIME | `5m` |
 //! | AUTH_REFRESH_TOKEN_LIFETIME | `1d` |
 //! | AUTH_ROTATE_REFRESH_TOKENS | `true` |
@@ -33,7 +33,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
-use auth::{parse_algorithm, Algorithm, SecretString, TokenSettings, MIN_SECRET_BYTES};
+use auth::{
+    parse_algorithm, Algorithm, SecretString, TokenSettings, MAX_LEEWAY_SECONDS, MIN_SECRET_BYTES,
+};
 use chrono::Duration;
 use domain::{Backend, DatabaseUrl};
 use ipnet::IpNet;
@@ -133,7 +135,11 @@ impl Config {
             issuer: env.get("AUTH_JWT_ISSUER").map(str::to_owned),
             audience: env.get("AUTH_JWT_AUDIENCE").map(str::to_owned),
             leeway: env.parse("AUTH_JWT_LEEWAY", 0, |v| {
-                parse_duration(v).map(|d| u64::try_from(d.num_seconds()).unwrap_or(0))
+                let seconds = u64::try_from(parse_duration(v)?.num_seconds()).unwrap_or(0);
+                if seconds > MAX_LEEWAY_SECONDS {
+                    return Err("must be at most 1d: it is an allowance for clock skew".to_owned());
+                }
+                Ok(seconds)
             })?,
             rotate_refresh_tokens: env.parse("AUTH_ROTATE_REFRESH_TOKENS", true, parse_bool)?,
         };
@@ -464,6 +470,17 @@ mod tests {
     }
 
     #[test]
+    fn the_leeway_is_a_duration_of_at_most_a_day() {
+        for (value, seconds) in [("30", 30), ("2m", 120), ("1d", 86_400)] {
+            let c = config(&[("AUTH_JWT_LEEWAY", value)]).expect("valid");
+            assert_eq!(c.tokens.leeway, seconds, "{value}");
+        }
+        let e = config(&[("AUTH_JWT_LEEWAY", "25h")]).expect_err("over a day");
+        assert_eq!(e.variable, "AUTH_JWT_LEEWAY");
+        assert!(e.to_string().contains("at most 1d"), "{e}");
+    }
+
+    #[test]
     fn an_empty_value_counts_as_unset() {
         let c = config(&[("AUTH_BCRYPT_COST", ""), ("AUTH_JWT_ISSUER", "")]).expect("valid");
         assert_eq!(c.bcrypt_cost, 12);
@@ -492,6 +509,7 @@ mod tests {
             ("AUTH_WORKERS", "0"),
             ("AUTH_JWT_ALGORITHM", "none"),
             ("AUTH_JWT_LEEWAY", "-1"),
+            ("AUTH_JWT_LEEWAY", "86401"),
             ("AUTH_ACCESS_TOKEN_LIFETIME", "0"),
             ("AUTH_SESSION_LIFETIME", "0s"),
             ("AUTH_BCRYPT_COST", "3"),

@@ -689,6 +689,7 @@ fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
         bad("AUTH_JWT_ALGORITHM", "none"),
         bad("AUTH_JWT_LEEWAY", "-1"),
         bad("AUTH_JWT_LEEWAY", "soon"),
+        bad("AUTH_JWT_LEEWAY", "36500d"),
         bad("AUTH_ACCESS_TOKEN_LIFETIME", "5x"),
         bad("AUTH_ACCESS_TOKEN_LIFETIME", "0"),
         bad("AUTH_REFRESH_TOKEN_LIFETIME", "abc"),

@@ -71,7 +71,7 @@ impl TokenCodec {
         // Built field by field: `Validation::new` would allow 60 s of leeway
         // and skip `nbf`.
         let mut validation = Validation::new(keys.algorithm());
-        validation.leeway = settings.leeway;
+        validation.leeway = settings.leeway_seconds();
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = true;

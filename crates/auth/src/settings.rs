@@ -3,6 +3,12 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use jsonwebtoken::Algorithm;
 
+/// The longest clock-skew allowance taken, one day. Beyond it a token's
+/// expiry means little; and jsonwebtoken computes `now - leeway` in `u64`
+/// seconds, which a leeway of more than ~56 years would underflow (a panic
+/// on every request in a debug build, every token "expired" in release).
+pub const MAX_LEEWAY_SECONDS: u64 = 86_400;
+
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
     pub algorithm: Algorithm,
@@ -12,7 +18,8 @@ pub struct TokenSettings {
     pub session_lifetime: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
-    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    /// Seconds of clock skew allowed on `exp` and `nbf`; at most
+    /// [`MAX_LEEWAY_SECONDS`] are taken.
     pub leeway: u64,
     pub rotate_refresh_tokens: bool,
 }
@@ -40,11 +47,12 @@ impl TokenSettings {
     /// be stricter, or a token the codec accepts would be refused as ended
     /// (and flushed) while a simplejwt client still holds a valid token.
     pub fn refresh_record_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        i64::try_from(self.leeway)
-            .ok()
-            .and_then(|leeway| leeway.checked_add(1))
-            .and_then(Duration::try_seconds)
-            .and_then(|accepted| now.trunc_subsecs(0).checked_sub_signed(accepted))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        let accepted = Duration::seconds(self.leeway_seconds().cast_signed() + 1);
+        now.trunc_subsecs(0) - accepted
+    }
+
+    /// The leeway the codec applies.
+    pub fn leeway_seconds(&self) -> u64 {
+        self.leeway.min(MAX_LEEWAY_SECONDS)
     }
 }

@@ -344,6 +344,18 @@ fn exp_is_checked_against_the_configured_leeway() {
     );
 }
 
+/// jsonwebtoken computes `now - leeway` in u64: a leeway past the epoch
+/// would underflow. The codec takes at most a day, whatever it is given.
+#[test]
+fn a_leeway_beyond_a_day_is_taken_as_a_day() {
+    let codec = codec_with(Algorithm::HS256, |s| s.leeway = u64::MAX);
+    let day = i64::try_from(auth::MAX_LEEWAY_SECONDS).unwrap();
+    let beyond = hs256_token(&with_claim("exp", json!(now_secs() - day - 10)));
+    assert_eq!(codec.decode(&beyond, None), Err(VerifyError::Expired));
+    let within = hs256_token(&with_claim("exp", json!(now_secs() - day + 10)));
+    assert!(codec.decode(&within, None).is_ok());
+}
+
 #[test]
 fn nbf_in_the_future_is_checked_against_the_configured_leeway() {
     let strict = codec(Algorithm::HS256);
