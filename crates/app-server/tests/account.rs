@@ -4,6 +4,7 @@
 mod common;
 
 use common::{assert_user_shape, Server, PASSWORD};
+use reqwest::Method;
 use serde_json::{json, Value};
 use test_support::{backend_tests, TestDb};
 
@@ -60,6 +61,40 @@ fn register_refuses_taken_usernames(db: &TestDb) {
         json!({"username": "ALICE", "password": PASSWORD}),
     )
     .assert_error(401, "no_active_account");
+}
+
+/// nginx resends a registration whose replica died after committing it, with
+/// the same X-Request-Id: from a trusted proxy that same request gets the user
+/// it made; any other request for the username is refused as taken.
+fn a_trusted_proxys_resend_of_a_registration_gets_the_same_user(db: &TestDb) {
+    let rid = "0d9c2e7a4b1f4e8f9a6b3c5d7e9f1a2b";
+    let register_as = |s: &Server, username: &str, rid: &str| {
+        s.request_with_headers(
+            Method::POST,
+            "/api/register/",
+            &[("X-Request-Id", rid)],
+            Some(&json!({"username": username, "password": PASSWORD})),
+        )
+    };
+
+    let proxied = Server::start_with(db, &[("AUTH_TRUSTED_PROXIES", "127.0.0.1")]);
+    let first = register_as(&proxied, "alice", rid);
+    assert_eq!(first.status, 201, "{}", first.text);
+    let resent = register_as(&proxied, "alice", rid);
+    assert_eq!(resent.status, 201, "{}", resent.text);
+    assert_eq!(resent.body, first.body, "the same user, as first answered");
+    register_as(&proxied, "alice", "another-request").assert_error(409, "username_taken");
+    proxied
+        .post(
+            "/api/register/",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .assert_error(409, "username_taken");
+
+    // from anyone else the header means nothing
+    let direct = Server::start(db);
+    assert_eq!(register_as(&direct, "carol", rid).status, 201);
+    register_as(&direct, "carol", rid).assert_error(409, "username_taken");
 }
 
 fn register_applies_the_password_policy(db: &TestDb) {
@@ -308,6 +343,7 @@ fn logout_all_revokes_every_session(db: &TestDb) {
 backend_tests!(
     register_returns_the_new_user,
     register_refuses_taken_usernames,
+    a_trusted_proxys_resend_of_a_registration_gets_the_same_user,
     register_applies_the_password_policy,
     register_validates_username_and_email,
     registration_can_be_turned_off,

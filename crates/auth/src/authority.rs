@@ -44,8 +44,8 @@ pub struct TokenPair {
     pub refresh: Option<String>,
 }
 
-/// How long after a rotation a proxy's resend of the same request still gets
-/// the successor token: longer than nginx's retry budget
+/// How long after a rotation (or a registration) a proxy's resend of the same
+/// request still gets the same answer: longer than nginx's retry budget
 /// (`proxy_next_upstream_timeout 10s`), short enough that a request id
 /// captured later is useless.
 pub const RESEND_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(30);

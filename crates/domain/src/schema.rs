@@ -12,6 +12,7 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         password_changed_at -> Timestamp,
+        registered_by_request -> Nullable<Text>,
     }
 }
 

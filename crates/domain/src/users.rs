@@ -72,8 +72,19 @@ pub struct UserFlags {
 
 impl User {
     pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<User, CreateUserError> {
+        Self::create_for_request(conn, new, None)
+    }
+
+    /// [`User::create`], keeping the id a trusted proxy gave the request so
+    /// that the proxy's resend of this very registration can be told from
+    /// another one for the same username (see [`User::registered_by`]).
+    pub fn create_for_request(
+        conn: &mut DbConnection,
+        new: &NewUser<'_>,
+        request: Option<&str>,
+    ) -> Result<User, CreateUserError> {
         on_backend!(conn, |c| diesel::insert_into(users::table)
-            .values(new)
+            .values((new, users::registered_by_request.eq(request)))
             .returning(User::as_returning())
             .get_result(c))
         .map_err(|e| match e {
@@ -82,6 +93,23 @@ impl User {
             }
             other => CreateUserError::Database(other),
         })
+    }
+
+    /// The user `username` if the request `request` registered it at or
+    /// after `since`.
+    pub fn registered_by(
+        conn: &mut DbConnection,
+        username: &str,
+        request: &str,
+        since: Timestamp,
+    ) -> QueryResult<Option<User>> {
+        on_backend!(conn, |c| users::table
+            .filter(users::username.eq(username))
+            .filter(users::registered_by_request.eq(request))
+            .filter(users::date_joined.ge(since))
+            .select(User::as_select())
+            .get_result(c)
+            .optional())
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {

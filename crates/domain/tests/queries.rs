@@ -122,6 +122,46 @@ fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
     );
 }
 
+fn a_registration_is_found_by_its_request(db: &TestDb) {
+    let mut conn = db.migrated();
+    let at = now();
+    let new = |username| NewUser {
+        username,
+        email: None,
+        password_hash: "x",
+        is_active: true,
+        is_admin: false,
+        date_joined: at,
+        password_changed_at: at,
+    };
+    let alice = User::create_for_request(&mut conn, &new("alice"), Some("rid-1")).unwrap();
+    User::create(&mut conn, &new("bob")).unwrap();
+    let second = Duration::seconds(1);
+    let found = |conn: &mut DbConnection, username, request, since| {
+        User::registered_by(conn, username, request, since)
+            .unwrap()
+            .map(|u| u.id)
+    };
+    assert_eq!(found(&mut conn, "alice", "rid-1", at), Some(alice.id));
+    assert_eq!(
+        found(&mut conn, "alice", "rid-1", at - second),
+        Some(alice.id)
+    );
+    assert_eq!(
+        found(&mut conn, "alice", "rid-1", at + second),
+        None,
+        "too old"
+    );
+    assert_eq!(
+        found(&mut conn, "alice", "rid-2", at),
+        None,
+        "another request"
+    );
+    assert_eq!(found(&mut conn, "bob", "rid-1", at), None, "another user");
+    // a user made without a request id is never anyone's registration
+    assert_eq!(found(&mut conn, "bob", "", at), None);
+}
+
 fn pages_are_ordered_by_id_with_a_total(db: &TestDb) {
     let mut conn = db.migrated();
     let ids: Vec<UserId> = (0..7)
@@ -385,6 +425,7 @@ backend_tests!(
     users_are_created_and_found,
     timestamps_read_back_as_written,
     usernames_are_unique_and_case_sensitive,
+    a_registration_is_found_by_its_request,
     pages_are_ordered_by_id_with_a_total,
     password_and_flags_are_updated,
     sessions_open_and_revoke,

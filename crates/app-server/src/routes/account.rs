@@ -1,13 +1,14 @@
 //! Registration and the current user's own account.
 
 use actix_web::{web, HttpResponse};
+use auth::RESEND_WINDOW;
 use chrono::Utc;
 use domain::time::to_db;
 use domain::{CreateUserError, NewUser, User};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, ProxyRequestId};
 use crate::requests::{PasswordChangeRequest, RegisterRequest};
 use crate::state::AppState;
 use crate::views::UserView;
@@ -27,6 +28,7 @@ use crate::views::UserView;
 )]
 pub async fn register(
     state: web::Data<AppState>,
+    request_id: ProxyRequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.allow_registration {
@@ -37,8 +39,8 @@ pub async fn register(
     let user = state
         .db
         .run(move |conn| {
-            let now = to_db(Utc::now());
-            User::create(
+            let now = Utc::now();
+            let created = User::create_for_request(
                 conn,
                 &NewUser {
                     username: &request.username,
@@ -46,10 +48,25 @@ pub async fn register(
                     password_hash: &hash,
                     is_active: true,
                     is_admin: false,
-                    date_joined: now,
-                    password_changed_at: now,
+                    date_joined: to_db(now),
+                    password_changed_at: to_db(now),
                 },
-            )
+                request_id.0.as_deref(),
+            );
+            match (created, request_id.0.as_deref()) {
+                // The proxy's resend of a registration whose replica died
+                // after committing it: the same request, so the same answer.
+                (Err(CreateUserError::UsernameTaken), Some(rid)) => {
+                    let since = to_db(now - RESEND_WINDOW);
+                    let user = User::registered_by(conn, &request.username, rid, since)?
+                        .ok_or(CreateUserError::UsernameTaken)?;
+                    log::info!(
+                        "register: request {rid} resent by the proxy; answered with the user it created"
+                    );
+                    Ok(user)
+                }
+                (created, _) => created,
+            }
         })
         .await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
