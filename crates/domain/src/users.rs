@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -72,18 +73,21 @@ pub struct UserFlags {
 
 impl User {
     pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<User, CreateUserError> {
-        Self::create_for_request(conn, new, None)
+        Self::create_for_request(conn, new, None, TimeDelta::zero())
     }
 
-    /// [`User::create`], keeping the id a trusted proxy gave the request so
-    /// that the proxy's resend of this very registration can be told from
-    /// another one for the same username (see [`User::registered_by`]).
+    /// [`User::create`] for a request that a trusted proxy gave the id
+    /// `request`, kept with the user. When the username is already taken by
+    /// that very request, less than `resend_window` before `new.date_joined`,
+    /// this is the proxy resending a registration whose replica died after
+    /// committing it: the answer is the user it made, not a taken username.
     pub fn create_for_request(
         conn: &mut DbConnection,
         new: &NewUser<'_>,
         request: Option<&str>,
+        resend_window: TimeDelta,
     ) -> Result<User, CreateUserError> {
-        on_backend!(conn, |c| diesel::insert_into(users::table)
+        let created = on_backend!(conn, |c| diesel::insert_into(users::table)
             .values((new, users::registered_by_request.eq(request)))
             .returning(User::as_returning())
             .get_result(c))
@@ -92,24 +96,24 @@ impl User {
                 CreateUserError::UsernameTaken
             }
             other => CreateUserError::Database(other),
-        })
-    }
-
-    /// The user `username` if the request `request` registered it at or
-    /// after `since`.
-    pub fn registered_by(
-        conn: &mut DbConnection,
-        username: &str,
-        request: &str,
-        since: Timestamp,
-    ) -> QueryResult<Option<User>> {
-        on_backend!(conn, |c| users::table
-            .filter(users::username.eq(username))
+        });
+        let (Err(CreateUserError::UsernameTaken), Some(request)) = (&created, request) else {
+            return created;
+        };
+        let since = new.date_joined - resend_window;
+        let resent = on_backend!(conn, |c| users::table
+            .filter(users::username.eq(new.username))
             .filter(users::registered_by_request.eq(request))
-            .filter(users::date_joined.ge(since))
+            .filter(users::date_joined.gt(since))
             .select(User::as_select())
             .get_result(c)
-            .optional())
+            .optional())?;
+        let user = resent.ok_or(CreateUserError::UsernameTaken)?;
+        // Worth seeing: it means a replica died after committing.
+        log::info!(
+            "register: request {request} resent by the proxy; answered with the user it created"
+        );
+        Ok(user)
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {

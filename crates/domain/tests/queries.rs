@@ -14,21 +14,21 @@ fn now() -> Timestamp {
     to_db(Utc::now())
 }
 
+/// An active, non-admin user joining at `at`.
+fn new_user(username: &str, at: Timestamp) -> NewUser<'_> {
+    NewUser {
+        username,
+        email: Some("someone@example.com"),
+        password_hash: "$2b$04$notarealhashnotarealhashnotarealhashnotarealhashnot",
+        is_active: true,
+        is_admin: false,
+        date_joined: at,
+        password_changed_at: at,
+    }
+}
+
 fn add_user(conn: &mut DbConnection, username: &str) -> User {
-    let at = now();
-    User::create(
-        conn,
-        &NewUser {
-            username,
-            email: Some("someone@example.com"),
-            password_hash: "$2b$04$notarealhashnotarealhashnotarealhashnotarealhashnot",
-            is_active: true,
-            is_admin: false,
-            date_joined: at,
-            password_changed_at: at,
-        },
-    )
-    .expect("user created")
+    User::create(conn, &new_user(username, now())).expect("user created")
 }
 
 fn open_session(conn: &mut DbConnection, user: UserId, lifetime: Duration) -> Session {
@@ -95,19 +95,7 @@ fn timestamps_read_back_as_written(db: &TestDb) {
 fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
     let mut conn = db.migrated();
     add_user(&mut conn, "alice");
-    let at = now();
-    let again = User::create(
-        &mut conn,
-        &NewUser {
-            username: "alice",
-            email: None,
-            password_hash: "x",
-            is_active: true,
-            is_admin: false,
-            date_joined: at,
-            password_changed_at: at,
-        },
-    );
+    let again = User::create(&mut conn, &new_user("alice", now()));
     assert!(
         matches!(again, Err(CreateUserError::UsernameTaken)),
         "{again:?}"
@@ -122,44 +110,39 @@ fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
     );
 }
 
-fn a_registration_is_found_by_its_request(db: &TestDb) {
+/// A registration the proxy resends (same request id, same username, within
+/// the window) gets the user it made; anything else finds the name taken.
+fn a_resent_registration_gets_the_user_it_made(db: &TestDb) {
     let mut conn = db.migrated();
+    let window = Duration::seconds(30);
     let at = now();
-    let new = |username| NewUser {
-        username,
-        email: None,
-        password_hash: "x",
-        is_active: true,
-        is_admin: false,
-        date_joined: at,
-        password_changed_at: at,
+    let register = |conn: &mut DbConnection, username, request, at| {
+        User::create_for_request(conn, &new_user(username, at), request, window).map(|u| u.id)
     };
-    let alice = User::create_for_request(&mut conn, &new("alice"), Some("rid-1")).unwrap();
-    User::create(&mut conn, &new("bob")).unwrap();
-    let second = Duration::seconds(1);
-    let found = |conn: &mut DbConnection, username, request, since| {
-        User::registered_by(conn, username, request, since)
-            .unwrap()
-            .map(|u| u.id)
-    };
-    assert_eq!(found(&mut conn, "alice", "rid-1", at), Some(alice.id));
-    assert_eq!(
-        found(&mut conn, "alice", "rid-1", at - second),
-        Some(alice.id)
+    let alice = register(&mut conn, "alice", Some("rid-1"), at).unwrap();
+    register(&mut conn, "bob", None, at).unwrap();
+
+    let resent = register(
+        &mut conn,
+        "alice",
+        Some("rid-1"),
+        at + Duration::seconds(29),
     );
-    assert_eq!(
-        found(&mut conn, "alice", "rid-1", at + second),
-        None,
-        "too old"
-    );
-    assert_eq!(
-        found(&mut conn, "alice", "rid-2", at),
-        None,
-        "another request"
-    );
-    assert_eq!(found(&mut conn, "bob", "rid-1", at), None, "another user");
-    // a user made without a request id is never anyone's registration
-    assert_eq!(found(&mut conn, "bob", "", at), None);
+    assert_eq!(resent.unwrap(), alice, "the same request, resent");
+    for (why, username, request, later) in [
+        ("another request", "alice", Some("rid-2"), 1),
+        ("no request id", "alice", None, 1),
+        ("after the window", "alice", Some("rid-1"), 30),
+        ("registered without an id", "bob", Some("rid-1"), 1),
+    ] {
+        let again = register(&mut conn, username, request, at + Duration::seconds(later));
+        assert!(
+            matches!(again, Err(CreateUserError::UsernameTaken)),
+            "{why}: {again:?}"
+        );
+    }
+    let (count, _) = User::page(&mut conn, 10, 0).unwrap();
+    assert_eq!(count, 2, "nothing added by a resend");
 }
 
 fn pages_are_ordered_by_id_with_a_total(db: &TestDb) {
@@ -425,7 +408,7 @@ backend_tests!(
     users_are_created_and_found,
     timestamps_read_back_as_written,
     usernames_are_unique_and_case_sensitive,
-    a_registration_is_found_by_its_request,
+    a_resent_registration_gets_the_user_it_made,
     pages_are_ordered_by_id_with_a_total,
     password_and_flags_are_updated,
     sessions_open_and_revoke,

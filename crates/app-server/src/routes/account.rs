@@ -39,8 +39,8 @@ pub async fn register(
     let user = state
         .db
         .run(move |conn| {
-            let now = Utc::now();
-            let created = User::create_for_request(
+            let now = to_db(Utc::now());
+            User::create_for_request(
                 conn,
                 &NewUser {
                     username: &request.username,
@@ -48,25 +48,12 @@ pub async fn register(
                     password_hash: &hash,
                     is_active: true,
                     is_admin: false,
-                    date_joined: to_db(now),
-                    password_changed_at: to_db(now),
+                    date_joined: now,
+                    password_changed_at: now,
                 },
                 request_id.0.as_deref(),
-            );
-            match (created, request_id.0.as_deref()) {
-                // The proxy's resend of a registration whose replica died
-                // after committing it: the same request, so the same answer.
-                (Err(CreateUserError::UsernameTaken), Some(rid)) => {
-                    let since = to_db(now - RESEND_WINDOW);
-                    let user = User::registered_by(conn, &request.username, rid, since)?
-                        .ok_or(CreateUserError::UsernameTaken)?;
-                    log::info!(
-                        "register: request {rid} resent by the proxy; answered with the user it created"
-                    );
-                    Ok(user)
-                }
-                (created, _) => created,
-            }
+                RESEND_WINDOW,
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
