@@ -26,8 +26,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. scripts/lib/stack-common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/settings.sh
+. scripts/lib/settings.sh  # stack_scrub_env, apt_install
+# shellcheck source-path=SCRIPTDIR source=lib/net.sh
+. scripts/lib/net.sh  # stack_free_ports
 # The caller's environment must not reach our servers: see stack_scrub_env.
 # shellcheck disable=SC2119  # no names to keep
 stack_scrub_env

@@ -20,8 +20,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. "$ROOT/scripts/lib/stack-common.sh"  # apt_install
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$ROOT/scripts/lib/common.sh"  # apt_install
 COMPOSE=${1:-$ROOT/docker-compose.yml}
 ENV_EXAMPLE=$ROOT/.env.example
 

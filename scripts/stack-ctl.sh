@@ -26,8 +26,8 @@
 # nothing reached the replica) to the others.
 set -euo pipefail
 
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/stack-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 
 cmd=${1:-}
 [ -n "$cmd" ] || { usage >&2; exit 2; }

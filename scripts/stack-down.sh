@@ -10,8 +10,8 @@
 # executable). Safe to run twice, and on a stack that is partly down.
 set -euo pipefail
 
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/stack-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 
 purge=0
 case ${1:-} in

@@ -26,8 +26,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 started=$SECONDS
 
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. scripts/lib/stack-common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/settings.sh
+. scripts/lib/settings.sh  # stack_scrub_env
+# shellcheck source-path=SCRIPTDIR source=lib/net.sh
+. scripts/lib/net.sh  # stack_free_ports
 say() { echo "stack-test: $*" >&2; }
 die() { echo "stack-test: error: $*" >&2; exit 1; }
 

@@ -32,8 +32,8 @@
 # stderr.
 set -euo pipefail
 
-# shellcheck source-path=SCRIPTDIR source=lib/stack-common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/stack-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 
 case ${1:-} in
   "") ;;

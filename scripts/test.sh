@@ -10,14 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   PG_DIR=$(mktemp -d /tmp/auth-test-pg.XXXXXX)
   chmod 755 "$PG_DIR"
   cleanup() { scripts/pg-cluster.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"; }
   trap cleanup EXIT
-  TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$PG_DIR" "$(free_port)")
+  TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$PG_DIR" "$(python3 tests/stack/ports.py one)")
   export TEST_DATABASE_URL
 fi
 echo "test.sh: PostgreSQL for tests at $TEST_DATABASE_URL"
