@@ -33,7 +33,7 @@ as_owner() {
 }
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop|url DIR [PORT]"
+if [ -z "$cmd" ] || [ -z "$dir" ]; then die "usage: $0 start|stop|url DIR [PORT]"; fi
 BIN=$(pg_bin)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
