@@ -13,7 +13,8 @@
 #
 # Steps: cargo build of the debug binaries (a no-op when up to date),
 # scripts/check-compose.sh (after stack-up, which installs nginx when root,
-# so that its `nginx -t` step runs), the scenarios, teardown. As root (CI:
+# so that its `nginx -t` step runs), the unit tests of tests/stack's Python
+# modules (python3 -m unittest discover), the scenarios, teardown. As root (CI:
 # .ci/run) every check of check-compose.sh must run: one it skips is a
 # failure (CHECK_COMPOSE_REQUIRE_V1=1 too); otherwise a skip is reported.
 #
@@ -147,6 +148,18 @@ if [ "$rc" = 0 ] && [ "$skipped" != 0 ]; then
   fi
 fi
 record "check-compose.sh" "$rc" $((SECONDS - t)) "$skipped check(s) skipped: not root"
+
+# ---- unit tests of the Python helpers (check_compose.py needs PyYAML, which
+# check-compose.sh installed)
+t=$SECONDS
+rc=0
+python3 -m unittest discover -s tests/stack -t tests/stack >"$STACK_DIR/unit.out" 2>&1 || rc=$?
+if [ "$rc" = 0 ]; then
+  say "tests/stack unit tests: $(grep -Eo '^Ran [0-9]+ tests?' "$STACK_DIR/unit.out")"
+else
+  cat "$STACK_DIR/unit.out" >&2
+fi
+record "tests/stack unit tests" "$rc" $((SECONDS - t))
 
 # ---- the scenarios
 t=$SECONDS
