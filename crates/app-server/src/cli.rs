@@ -55,10 +55,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a broken one shows up as missing settings.
     let _ = dotenvy::dotenv();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let result = Config::from_process_env()
         .map_err(StartupError::from)
         .map_err(CliError::from)
+        .inspect(init_logger)
         .and_then(|config| match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => actix_web::rt::System::new()
                 .block_on(server::serve(config))
@@ -77,6 +77,13 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// RUST_LOG as configured (the filter); RUST_LOG_STYLE as env_logger reads it.
+fn init_logger(config: &Config) {
+    env_logger::Builder::from_env(env_logger::Env::new().write_style("RUST_LOG_STYLE"))
+        .parse_filters(&config.log_filter)
+        .init();
 }
 
 fn create_user(

@@ -41,27 +41,19 @@ impl Env {
     }
 
     /// The value, or `None` when unset or empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &str) -> Option<&str> {
         match self.vars.get(name) {
             Some(Some(v)) if !v.is_empty() => Some(v.as_str()),
             _ => None,
         }
     }
 
-    /// Parse a variable with `parse`, or take `default` when it is unset.
-    pub fn parse<T>(
-        &self,
-        name: &'static str,
-        default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, EnvError> {
+    /// The value as set, `None` when unset or empty; an error when it is
+    /// not UTF-8 (the value is not shown: it may be a secret).
+    pub fn value(&self, name: &'static str) -> Result<Option<&str>, EnvError> {
         if matches!(self.vars.get(name), Some(None)) {
             return Err(EnvError::invalid(name, "is not valid UTF-8".to_owned()));
         }
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => parse(raw.trim())
-                .map_err(|problem| EnvError::invalid(name, format!("{problem} (got {raw:?})"))),
-        }
+        Ok(self.get(name))
     }
 }

@@ -56,7 +56,18 @@ pub enum DatabaseUrlError {
     EmptySqlitePath,
 }
 
+/// Where the embedded database and the development secret live when
+/// AUTH_DATA_DIR is unset, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "data";
+
 impl DatabaseUrl {
+    /// The database when DATABASE_URL is unset: the embedded SQLite file
+    /// `auth.db` in the data dir. The server and `migrate` both start from
+    /// here, so that they agree on it.
+    pub fn embedded(data_dir: &Path) -> Self {
+        Self::Sqlite(data_dir.join("auth.db"))
+    }
+
     /// `sqlite://data/auth.db` is relative to the working directory,
     /// `sqlite:///abs/path.db` absolute; `postgres://` and `postgresql://` go to libpq.
     pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
@@ -354,6 +365,18 @@ mod tests {
         assert_eq!(
             DatabaseUrl::parse("sqlite://"),
             Err(DatabaseUrlError::EmptySqlitePath)
+        );
+    }
+
+    #[test]
+    fn the_embedded_database_is_auth_db_in_the_data_dir() {
+        assert_eq!(
+            DatabaseUrl::embedded(Path::new(DEFAULT_DATA_DIR)),
+            DatabaseUrl::parse("sqlite://data/auth.db").unwrap()
+        );
+        assert_eq!(
+            DatabaseUrl::embedded(Path::new("/var/lib/auth/")).redacted(),
+            "sqlite:///var/lib/auth/auth.db"
         );
     }
 

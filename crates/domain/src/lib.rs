@@ -17,7 +17,7 @@ pub mod users;
 
 pub use connection::{
     build_pool, write_transaction, Backend, DatabaseUrl, DatabaseUrlError, DbConnection, Pool,
-    PoolOptions, PooledConnection,
+    PoolOptions, PooledConnection, DEFAULT_DATA_DIR,
 };
 pub use ids::{SessionId, TokenId, UserId};
 pub use refresh_tokens::RefreshToken;

@@ -3,14 +3,12 @@
 //! the newest one. The migrations are embedded in the binary.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use domain::migrations::MigrationError;
-use domain::{migrations, DatabaseUrl, DatabaseUrlError};
-
-/// The same default as the app server: the embedded database in ./data.
-const DEFAULT_DATABASE_URL: &str = "sqlite://data/auth.db";
+use domain::{migrations, DatabaseUrl, DatabaseUrlError, DEFAULT_DATA_DIR};
 
 #[derive(Parser)]
 #[command(
@@ -67,15 +65,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// DATABASE_URL, or the app server's default: the embedded database in AUTH_DATA_DIR.
 fn database_url() -> Result<DatabaseUrl, MigrateError> {
-    let raw = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => match std::env::var("AUTH_DATA_DIR") {
-            Ok(dir) if !dir.is_empty() => format!("sqlite://{}/auth.db", dir.trim_end_matches('/')),
-            _ => DEFAULT_DATABASE_URL.to_owned(),
-        },
-    };
-    Ok(DatabaseUrl::parse(&raw)?)
+    let set = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match set("DATABASE_URL") {
+        Some(url) => Ok(DatabaseUrl::parse(&url)?),
+        None => {
+            let dir = set("AUTH_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
+            Ok(DatabaseUrl::embedded(Path::new(&dir)))
+        }
+    }
 }
 
 fn run(command: Command) -> Result<(), MigrateError> {
