@@ -29,7 +29,7 @@ manage() { "$VENV/bin/python" "$BENCH_HOME/app/manage.py" "$@"; }
 pid_in() {
   local pid state
   [ -s "$1" ] || return 1
-  pid=$(tr -dc '0-9' < "$1")
+  pid=$(tr -dc '0-9' < "$1" 2>/dev/null) || return 1  # nginx removes its file on exit
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
   state=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
   case $state in Z|X|'') return 1 ;; esac

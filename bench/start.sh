@@ -56,7 +56,9 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 [ "$code" = 401 ] || { tail -n 30 "$glog" >&2; die "the peer is not ready on port $PORT (last status $code)"; }
-log "gunicorn $master on http://127.0.0.1:$PORT ($WORKERS $WORKER_CLASS workers, $THREADS threads, bcrypt cost $BCRYPT_COST, ${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite})"
+db=SQLite
+if [ -n "${DATABASE_URL:-}" ]; then db=PostgreSQL; fi  # the URL may hold a password: not logged
+log "gunicorn $master on http://127.0.0.1:$PORT ($WORKERS $WORKER_CLASS workers, $THREADS threads, bcrypt cost $BCRYPT_COST, $db)"
 
 [ "${WITH_NGINX:-0}" = 1 ] || exit 0
 mkdir -p "$NGINX_DIR/tmp"
