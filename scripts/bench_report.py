@@ -105,7 +105,7 @@ def main():
                    f"(ours = 1/{peer_rss / ours_rss:.0f} of the peer).")
 
     est = criterion()
-    out.append("\n**Limits.**")
+    limits_at = len(out)
     key, hash_ns = find(est, "bcrypt", str(cost))
     login = results["ours"].get("login", {}).get("rps")
     if hash_ns:
@@ -125,6 +125,8 @@ def main():
     if hop and hop["rps"]:
         out.append(f"- The nginx hop alone (a static 200 from nginx, 16 connections): {hop['rps']:,.0f} req/s, "
                    f"p50 {fmt(hop['p50'], 2)} ms, p99 {fmt(hop['p99'], 2)} ms.")
+    if len(out) > limits_at:
+        out.insert(limits_at, "\n**Limits.**")
     if est:
         out.append("\nCriterion estimates (mean per operation):\n")
         out.append("| benchmark | time |")
@@ -142,10 +144,14 @@ def chart(bench_dir, results):
     with open(data, "w") as f:
         f.write("scenario " + " ".join(f'"{label}"' for _, label in TARGETS) + "\n")
         for sc in SCENARIOS:
-            vals = [results[t].get(sc, {}).get("rps") or 0 for t, _ in TARGETS]
-            f.write(sc + " " + " ".join(f"{v:.2f}" for v in vals) + "\n")
+            vals = [results[t].get(sc, {}).get("rps") for t, _ in TARGETS]
+            f.write(sc + " " + " ".join(f"{v:.2f}" if v else "-" for v in vals) + "\n")
+    cols = [str(i + 2) for i, (t, _) in enumerate(TARGETS) if any(r.get("rps") for r in results[t].values())]
+    if not cols:
+        return
     png = os.path.join(bench_dir, "requests.png")
-    cmd = ["gnuplot", "-e", f"data='{data}'; png='{png}'", os.path.join(ROOT, "scripts", "bench_chart.gp")]
+    cmd = ["gnuplot", "-e", f"data='{data}'; png='{png}'; cols='{' '.join(cols)}'",
+           os.path.join(ROOT, "scripts", "bench_chart.gp")]
     try:
         subprocess.run(cmd, text=True, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as e:

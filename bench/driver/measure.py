@@ -69,6 +69,8 @@ class Bench:
         server = 100 * (t1 - t0) / procs.CLK_TCK / secs
         wrk_pct = 100 * run.cpu_s / secs
         other = max(0.0, 100 * (m1 - m0) / procs.CLK_TCK / secs - server - wrk_pct)
+        if not r["requests"]:
+            self.log(f"warning: no request of {name} completed in {secs:.0f} s (a longer DURATION?)")
         if r["starved"]:
             self.log(f"warning: {name} ran out of refresh tokens {int(r['starved'])} times (broken chains)")
         return Row(scenario, conns, int(r["requests"]), r["rps"], r["p50_ms"], r["p99_ms"], int(r["non2xx"]),
