@@ -77,6 +77,8 @@ ensure_tools() {
   command -v wrk >/dev/null || need+=(wrk)
   command -v gnuplot >/dev/null || need+=(gnuplot-nox)
   command -v nginx >/dev/null || need+=(nginx-light)
+  command -v ss >/dev/null || need+=(iproute2)  # the driver finds the peer's processes by port
+  command -v curl >/dev/null || need+=(curl)
   [ ${#need[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing ${need[*]}; install them (apt-get install -y ${need[*]})"
   log "installing ${need[*]}"
