@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# bench.sh — our server side by side with the simplejwt peer, in one run, on
-# loopback, with the peer's own wrk driver (../shared/peers/simplejwt/bench.sh)
-# so both sides get exactly the same scenarios:
+# bench.sh — our server side by side with the simplejwt peer of bench/, in one
+# run, on loopback, with one wrk driver (bench/drive.py) so both sides get
+# exactly the same scenarios (bench/wrk/):
 #
 #   me       GET /api/me/ with one access token            (16 connections)
 #   verify   POST /api/token/verify/ with one access token (16)
 #   refresh  POST /api/token/refresh/, every token used once (16, rotation chains)
 #   login    POST /api/token/ at the same bcrypt cost        (4)
 #
-# Targets measured: the peer (Django + DRF + simplejwt, gunicorn, SQLite), our
+# Targets measured: the peer (Django + DRF + simplejwt, gunicorn, SQLite; set
+# up by bench/setup.sh in PEER_DIR, outside the repository), our
 # server direct (release build, embedded SQLite), and our production stack
 # through nginx (scripts/stack-up.sh: PostgreSQL, 2 replicas, in BENCH_DIR on
 # free ports: a developer's stack keeps running; the caller's STACK_*, AUTH_*,
@@ -20,9 +21,11 @@
 # results, summary.md (the side-by-side table with ratios) and requests.png.
 #
 # Env: BCRYPT_COST (12, both sides), DURATION (10 s), WARMUP (2 s), REPEAT (1),
-# SCENARIOS, TARGETS ("peer ours stack"), PEER (peer folder), BENCH_DIR,
-# SKIP_CRITERION=1 (reuse target/criterion), and the peer driver's knobs
-# (WAIT_IDLE, RETRY_BUSY, IDLE_MAX_PCT, WRK_THREADS...).
+# SCENARIOS, TARGETS ("peer ours stack"), BENCH_DIR, PEER_DIR (the peer's venv
+# and database, default ${TMPDIR:-/tmp}/auth-bench-peer, kept between runs),
+# PEER_PORT and OURS_PORT (default: free ports), SKIP_CRITERION=1 (reuse
+# target/criterion), and the driver's knobs (WAIT_IDLE, RETRY_BUSY,
+# IDLE_MAX_PCT, WRK_THREADS...: bench/README.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -34,7 +37,6 @@ cd "$ROOT"
 # shellcheck disable=SC2119  # no names to keep
 stack_scrub_env
 
-: "${PEER:=$ROOT/../shared/peers/simplejwt}"
 : "${BCRYPT_COST:=12}"
 : "${DURATION:=10}"
 : "${WARMUP:=2}"
@@ -44,7 +46,6 @@ stack_scrub_env
 : "${BENCH_DIR:=/tmp/auth-bench/$(date -u +%Y%m%d-%H%M%S)}"
 : "${BENCH_USERS:=100}"
 : "${BENCH_PASSWORD:=correct horse battery staple}"
-OURS_PORT=${OURS_PORT:-8002}
 # The driver's Lua status counting costs wrk a third of a core at our rates,
 # taken from the server on a 2-core machine (the driver's README says to try
 # this for fast servers); refresh counts exactly regardless. Same for both sides.
@@ -53,7 +54,12 @@ export DURATION WARMUP REPEAT SCENARIOS BENCH_USERS BENCH_PASSWORD WRK_EXACT_STA
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-[ -x "$PEER/bench.sh" ] || die "the simplejwt peer is not at $PEER (set PEER=...)"
+# Free ports for the peer and our direct server: stack_free_ports gives three
+# consecutive free ones (STACK_PORT, STACK_APP_PORT_BASE and STACK_PG_PORT);
+# the stack gets its own below.
+stack_free_ports 0 || die "could not find free ports"
+PEER_PORT=${PEER_PORT:-$STACK_PORT}
+OURS_PORT=${OURS_PORT:-$STACK_APP_PORT_BASE}
 mkdir -p "$BENCH_DIR"
 OURS_PID=
 STACK_DIR="$BENCH_DIR/stack"
@@ -64,7 +70,7 @@ cleanup() {
     wait "$OURS_PID" 2>/dev/null || true
   fi
   if [ -f "$STACK_DIR/stack.env" ]; then STACK_DIR=$STACK_DIR scripts/stack-down.sh >/dev/null 2>&1 || true; fi
-  "$PEER/stop.sh" >/dev/null 2>&1 || true
+  bench/stop.sh >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -73,6 +79,8 @@ ensure_tools() {
   command -v wrk >/dev/null || need+=(wrk)
   command -v gnuplot >/dev/null || need+=(gnuplot-nox)
   command -v nginx >/dev/null || need+=(nginx-light)
+  command -v ss >/dev/null || need+=(iproute2)  # the driver finds the peer's processes by port
+  command -v curl >/dev/null || need+=(curl)
   [ ${#need[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing ${need[*]}; install them (apt-get install -y ${need[*]})"
   log "installing ${need[*]}"
@@ -96,11 +104,11 @@ seed_users() {
   done
 }
 
-# The peer's driver, with its own report in OUT.
+# The driver, with its own report in OUT.
 run_driver() { # LABEL URL OUT [SERVER_PID [EXTRA_PIDS]]
   local label=$1 url=$2 out=$3
   log "measuring $label at $url"
-  SERVER_PID=${4:-} EXTRA_PIDS=${5:-} LABEL=$label OUT_DIR=$out "$PEER/bench.sh" "$url" \
+  SERVER_PID=${4:-} EXTRA_PIDS=${5:-} LABEL=$label OUT_DIR=$out python3 bench/drive.py "$url" \
     > "$out.log" 2>&1 || { tail -n 30 "$out.log" >&2; die "the driver failed for $label"; }
   cat "$out/results.md"
 }
@@ -118,13 +126,14 @@ fi
 
 # ---- the peer ------------------------------------------------------------------
 if [[ " $TARGETS " == *" peer "* ]]; then
-  log "setting up the simplejwt peer"
-  "$PEER/stop.sh" >/dev/null 2>&1 || true
-  "$PEER/setup.sh" > "$BENCH_DIR/peer-setup.log" 2>&1 || { tail "$BENCH_DIR/peer-setup.log" >&2; die "peer setup failed"; }
-  BCRYPT_COST=$BCRYPT_COST "$PEER/start.sh" > "$BENCH_DIR/peer-start.log" 2>&1 \
+  log "setting up the simplejwt peer (bench/setup.sh)"
+  bench/stop.sh >/dev/null 2>&1 || true
+  BCRYPT_COST=$BCRYPT_COST bench/setup.sh > "$BENCH_DIR/peer-setup.log" 2>&1 \
+    || { tail "$BENCH_DIR/peer-setup.log" >&2; die "peer setup failed"; }
+  PORT=$PEER_PORT BCRYPT_COST=$BCRYPT_COST bench/start.sh > "$BENCH_DIR/peer-start.log" 2>&1 \
     || { tail "$BENCH_DIR/peer-start.log" >&2; die "peer start failed"; }
-  run_driver simplejwt "http://127.0.0.1:${PORT:-8001}" "$BENCH_DIR/peer"
-  "$PEER/stop.sh" >/dev/null 2>&1 || true
+  run_driver simplejwt "http://127.0.0.1:$PEER_PORT" "$BENCH_DIR/peer"
+  bench/stop.sh >/dev/null 2>&1 || true
 fi
 
 # ---- our server, direct, embedded SQLite -----------------------------------------

@@ -2,8 +2,9 @@
 """bench_report.py BENCH_DIR BCRYPT_COST — the side-by-side summary of a
 scripts/bench.sh run, as markdown on stdout, plus BENCH_DIR/requests.png.
 
-Reads the peer driver's results.md of each target (peer, ours, stack), the
-criterion estimates under target/criterion, and the nginx-hop wrk output.
+Reads the driver's results.json of each target (peer, ours, stack; written by
+bench/drive.py), the criterion estimates under target/criterion, and the
+nginx-hop wrk output.
 """
 import json
 import os
@@ -17,28 +18,17 @@ SCENARIOS = ["me", "verify", "refresh", "login"]
 
 
 def read_results(path):
-    """scenario -> dict of the driver's table columns."""
-    rows = {}
+    """scenario -> the driver's figures (bench/drive.py's results.json)."""
     try:
-        text = open(os.path.join(path, "results.md")).read()
-    except OSError:
-        return rows
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 13 or cells[0] in ("scenario", "") or cells[0].startswith("---"):
-            continue
-        name = cells[0].split()[0]
-        def num(s):
-            try:
-                return float(s)
-            except ValueError:
-                return None
-        rows[name] = {
-            "rps": num(cells[3]), "p50": num(cells[4]), "p99": num(cells[5]),
-            "non2xx": num(cells[6]), "sockerr": num(cells[7]), "rss": num(cells[8]),
-            "pss": num(cells[9]), "cpu": num(cells[10]), "wrk": num(cells[11]), "other": num(cells[12]),
-        }
-    return rows
+        with open(os.path.join(path, "results.json")) as f:
+            scenarios = json.load(f)["scenarios"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {
+        sc: {"rps": r["rps"], "p50": r["p50_ms"], "p99": r["p99_ms"], "non2xx": r["non2xx"],
+             "rss": r["peak_rss_mib"], "cpu": r["server_cpu_pct"]}
+        for sc, r in scenarios.items()
+    }
 
 
 def criterion():
@@ -115,7 +105,7 @@ def main():
                    f"(ours = 1/{peer_rss / ours_rss:.0f} of the peer).")
 
     est = criterion()
-    out.append("\n**Limits.**")
+    limits_at = len(out)
     key, hash_ns = find(est, "bcrypt", str(cost))
     login = results["ours"].get("login", {}).get("rps")
     if hash_ns:
@@ -135,6 +125,8 @@ def main():
     if hop and hop["rps"]:
         out.append(f"- The nginx hop alone (a static 200 from nginx, 16 connections): {hop['rps']:,.0f} req/s, "
                    f"p50 {fmt(hop['p50'], 2)} ms, p99 {fmt(hop['p99'], 2)} ms.")
+    if len(out) > limits_at:
+        out.insert(limits_at, "\n**Limits.**")
     if est:
         out.append("\nCriterion estimates (mean per operation):\n")
         out.append("| benchmark | time |")
@@ -147,28 +139,21 @@ def main():
 
 
 def chart(bench_dir, results):
+    """requests.png from scripts/bench_chart.gp."""
     data = os.path.join(bench_dir, "requests.dat")
     with open(data, "w") as f:
+        f.write("scenario " + " ".join(f'"{label}"' for _, label in TARGETS) + "\n")
         for sc in SCENARIOS:
-            vals = [results[t].get(sc, {}).get("rps") or 0 for t, _ in TARGETS]
-            f.write(sc + " " + " ".join(f"{v:.2f}" for v in vals) + "\n")
+            vals = [results[t].get(sc, {}).get("rps") for t, _ in TARGETS]
+            f.write(sc + " " + " ".join(f"{v:.2f}" if v else "-" for v in vals) + "\n")
+    cols = [str(i + 2) for i, (t, _) in enumerate(TARGETS) if any(r.get("rps") for r in results[t].values())]
+    if not cols:
+        return
     png = os.path.join(bench_dir, "requests.png")
-    script = f"""
-set terminal pngcairo size 900,500 noenhanced font ',11'
-set output '{png}'
-set title 'requests/s per scenario (log scale; higher is better)'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y
-set yrange [1:*]
-set xrange [-0.6:3.6]
-set grid ytics
-set key top right
-plot '{data}' using 2:xtic(1) title '{TARGETS[0][1]}', '' using 3 title '{TARGETS[1][1]}', '' using 4 title '{TARGETS[2][1]}'
-"""
+    cmd = ["gnuplot", "-e", f"data='{data}'; png='{png}'; cols='{' '.join(cols)}'",
+           os.path.join(ROOT, "scripts", "bench_chart.gp")]
     try:
-        subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
+        subprocess.run(cmd, text=True, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"\n(no chart: gnuplot failed: {e})", file=sys.stderr)
 
