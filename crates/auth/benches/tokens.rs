@@ -14,10 +14,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{signed, Signed, ALL_ALGORITHMS, SECRET};
+use test_support::codecs::{signed, Signed, ALL_ALGORITHMS};
+use test_support::SECRET;
 
 fn name(alg: auth::Algorithm) -> String {
     serde_json::to_value(alg)
@@ -58,7 +56,7 @@ fn raw_hmac(c: &mut Criterion) {
     let signing_input = &token[..token.rfind('.').unwrap()];
     c.bench_function("raw HMAC-SHA256 of the HS256 signing input", |b| {
         b.iter(|| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(black_box(SECRET)).unwrap();
+            let mut mac = Hmac::<Sha256>::new_from_slice(black_box(SECRET.as_bytes())).unwrap();
             mac.update(black_box(signing_input.as_bytes()));
             mac.finalize().into_bytes()
         })

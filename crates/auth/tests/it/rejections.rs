@@ -4,24 +4,18 @@
 //! Each forged token is made as an attacker or a foreign issuer would make it:
 //! by hand or with jsonwebtoken directly, never through our codec's `encode`.
 
-mod common;
-
 use auth::{Algorithm, TokenCodec, TokenSettings, TokenType, VerifyError, MAX_TOKEN_BYTES};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
-
-use common::{
-    b64url, claims, claims_json, codec, header_json, keys, now_secs, pem_keys, private_pem,
-    public_pem, settings, sign_raw, SECRET,
+use test_support::codecs::{
+    codec, keys, pem_keys, private_pem, public_pem, settings, valid_claims, valid_claims_json,
+    ALL_ALGORITHMS, ASYMMETRIC,
 };
-
-fn hs256_key() -> EncodingKey {
-    EncodingKey::from_secret(SECRET)
-}
+use test_support::jwt::{b64url, header, now, parts, secret_key, sign};
 
 fn access_claims() -> serde_json::Map<String, Value> {
-    claims_json(TokenType::Access)
+    valid_claims_json(TokenType::Access)
 }
 
 /// A codec whose settings differ from the defaults.
@@ -41,16 +35,16 @@ fn our_rs256_header() -> Header {
 /// ingredients passes, so each refusal is due to the one thing changed.
 #[test]
 fn the_recipe_of_the_forgeries_passes_when_nothing_is_wrong() {
-    let token = sign_raw(
+    let token = sign(
         &Header::new(Algorithm::HS256),
         &access_claims(),
-        &hs256_key(),
+        &secret_key(),
     );
     assert!(codec(Algorithm::HS256)
         .decode(&token, Some(TokenType::Access))
         .is_ok());
     let rs = EncodingKey::from_rsa_pem(&private_pem(Algorithm::RS256, 1)).unwrap();
-    let token = sign_raw(&our_rs256_header(), &access_claims(), &rs);
+    let token = sign(&our_rs256_header(), &access_claims(), &rs);
     assert!(codec(Algorithm::RS256)
         .decode(&token, Some(TokenType::Access))
         .is_ok());
@@ -67,7 +61,7 @@ fn alg_none_with_an_empty_signature_is_refused() {
         r#"{"alg":"NONE","typ":"JWT"}"#,
     ] {
         let token = format!("{}.{}.", b64url(header), b64url(&payload));
-        for alg in common::ALL_ALGORITHMS {
+        for alg in ALL_ALGORITHMS {
             let err = codec(alg).decode(&token, None).unwrap_err();
             assert!(
                 matches!(err, VerifyError::Malformed | VerifyError::Algorithm),
@@ -79,19 +73,19 @@ fn alg_none_with_an_empty_signature_is_refused() {
 
 #[test]
 fn another_hmac_algorithm_with_the_right_secret_is_refused() {
-    let token = sign_raw(
+    let token = sign(
         &Header::new(Algorithm::HS384),
         &access_claims(),
-        &hs256_key(),
+        &secret_key(),
     );
     assert_eq!(
         codec(Algorithm::HS256).decode(&token, None),
         Err(VerifyError::Algorithm)
     );
-    let token = sign_raw(
+    let token = sign(
         &Header::new(Algorithm::HS256),
         &access_claims(),
-        &hs256_key(),
+        &secret_key(),
     );
     assert_eq!(
         codec(Algorithm::HS512).decode(&token, None),
@@ -111,7 +105,7 @@ fn hs256_signed_with_our_public_key_is_refused_by_the_rs256_codec() {
         Some(keys(Algorithm::RS256).signing_kid().unwrap().to_owned()),
     ] {
         header.kid = kid;
-        let token = sign_raw(&header, &access_claims(), &key);
+        let token = sign(&header, &access_claims(), &key);
         assert_eq!(
             codec(Algorithm::RS256).decode(&token, None),
             Err(VerifyError::Algorithm),
@@ -126,14 +120,14 @@ fn a_token_of_another_asymmetric_algorithm_is_refused() {
     let ec = EncodingKey::from_ec_pem(&private_pem(Algorithm::ES256, 1)).unwrap();
     let mut header = Header::new(Algorithm::ES256);
     header.kid = keys(Algorithm::RS256).signing_kid().map(str::to_owned);
-    let token = sign_raw(&header, &access_claims(), &ec);
+    let token = sign(&header, &access_claims(), &ec);
     assert_eq!(
         codec(Algorithm::RS256).decode(&token, None),
         Err(VerifyError::Algorithm)
     );
     // and an RS256 token (our own!) to the ES256 codec
     let token = codec(Algorithm::RS256)
-        .encode(&claims(TokenType::Access))
+        .encode(&valid_claims(TokenType::Access))
         .unwrap();
     assert_eq!(
         codec(Algorithm::ES256).decode(&token, None),
@@ -145,7 +139,7 @@ fn a_token_of_another_asymmetric_algorithm_is_refused() {
 
 #[test]
 fn a_bad_signature_is_refused() {
-    let token = sign_raw(
+    let token = sign(
         &Header::new(Algorithm::HS256),
         &access_claims(),
         &EncodingKey::from_secret(b"another secret of at least 32 bytes"),
@@ -157,7 +151,7 @@ fn a_bad_signature_is_refused() {
 
     // our kid, someone else's RSA key
     let other = EncodingKey::from_rsa_pem(&private_pem(Algorithm::RS256, 2)).unwrap();
-    let token = sign_raw(&our_rs256_header(), &access_claims(), &other);
+    let token = sign(&our_rs256_header(), &access_claims(), &other);
     assert_eq!(
         codec(Algorithm::RS256).decode(&token, None),
         Err(VerifyError::Signature)
@@ -165,12 +159,12 @@ fn a_bad_signature_is_refused() {
 
     // a valid signature moved onto other claims
     let genuine = codec(Algorithm::HS256)
-        .encode(&claims(TokenType::Access))
+        .encode(&valid_claims(TokenType::Access))
         .unwrap();
     let mut admin = access_claims();
     admin.insert("admin".into(), json!(true));
     let forged_payload = b64url(serde_json::to_vec(&admin).unwrap());
-    let [header, _, signature] = common::parts(&genuine);
+    let [header, _, signature] = parts(&genuine);
     let spliced = format!("{header}.{forged_payload}.{signature}");
     assert_eq!(
         codec(Algorithm::HS256).decode(&spliced, None),
@@ -180,12 +174,12 @@ fn a_bad_signature_is_refused() {
 
 #[test]
 fn an_unknown_kid_is_refused() {
-    for alg in common::ASYMMETRIC {
+    for alg in ASYMMETRIC {
         // key 2 signs under its own (correct) kid, but the codec only knows key 1
         let stranger = pem_keys(alg, 2, &[]).header();
         let token = jsonwebtoken::encode(
             &stranger,
-            &claims(TokenType::Access),
+            &valid_claims(TokenType::Access),
             pem_keys(alg, 2, &[]).signing_key(),
         )
         .unwrap();
@@ -198,9 +192,12 @@ fn an_unknown_kid_is_refused() {
         // and no kid at all: asymmetric tokens must name one of our keys
         let mut header = keys(alg).header();
         header.kid = None;
-        let token =
-            jsonwebtoken::encode(&header, &claims(TokenType::Access), keys(alg).signing_key())
-                .unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &valid_claims(TokenType::Access),
+            keys(alg).signing_key(),
+        )
+        .unwrap();
         assert_eq!(
             codec(alg).decode(&token, None),
             Err(VerifyError::UnknownKey),
@@ -215,7 +212,7 @@ fn a_kid_on_an_hmac_token_is_refused() {
         for kid in ["any", ""] {
             let mut header = Header::new(alg);
             header.kid = Some(kid.into());
-            let token = sign_raw(&header, &access_claims(), &hs256_key());
+            let token = sign(&header, &access_claims(), &secret_key());
             assert_eq!(
                 codec(alg).decode(&token, None),
                 Err(VerifyError::UnknownKey),
@@ -288,7 +285,7 @@ fn keys_embedded_in_the_header_are_never_used() {
         ),
     ];
     for (what, header, expected) in cases {
-        let token = sign_raw(&header, &access_claims(), &key);
+        let token = sign(&header, &access_claims(), &key);
         assert_eq!(ours.decode(&token, None), Err(expected), "{what}");
     }
 
@@ -298,7 +295,7 @@ fn keys_embedded_in_the_header_are_never_used() {
     header.jwk = Some(
         Jwk::from_encoding_key(&EncodingKey::from_secret(other_secret), Algorithm::HS256).unwrap(),
     );
-    let token = sign_raw(
+    let token = sign(
         &header,
         &access_claims(),
         &EncodingKey::from_secret(other_secret),
@@ -318,7 +315,7 @@ fn with_claim(key: &str, value: Value) -> serde_json::Map<String, Value> {
 }
 
 fn hs256_token(claims: &serde_json::Map<String, Value>) -> String {
-    sign_raw(&Header::new(Algorithm::HS256), claims, &hs256_key())
+    sign(&Header::new(Algorithm::HS256), claims, &secret_key())
 }
 
 // Margins of several seconds around each bound keep these independent of the
@@ -328,16 +325,16 @@ fn hs256_token(claims: &serde_json::Map<String, Value>) -> String {
 fn an_expired_token_is_refused_with_no_default_leeway() {
     // jsonwebtoken's own default would forgive 60 s; the contract's is 0
     let codec = codec(Algorithm::HS256);
-    let token = hs256_token(&with_claim("exp", json!(now_secs() - 10)));
+    let token = hs256_token(&with_claim("exp", json!(now() - 10)));
     assert_eq!(codec.decode(&token, None), Err(VerifyError::Expired));
 }
 
 #[test]
 fn exp_is_checked_against_the_configured_leeway() {
     let codec = codec_with(Algorithm::HS256, |s| s.leeway = 30);
-    let beyond = hs256_token(&with_claim("exp", json!(now_secs() - 40)));
+    let beyond = hs256_token(&with_claim("exp", json!(now() - 40)));
     assert_eq!(codec.decode(&beyond, None), Err(VerifyError::Expired));
-    let within = hs256_token(&with_claim("exp", json!(now_secs() - 20)));
+    let within = hs256_token(&with_claim("exp", json!(now() - 20)));
     assert!(
         codec.decode(&within, None).is_ok(),
         "20 s past exp is within 30 s of leeway"
@@ -350,16 +347,16 @@ fn exp_is_checked_against_the_configured_leeway() {
 fn a_leeway_beyond_a_day_is_taken_as_a_day() {
     let codec = codec_with(Algorithm::HS256, |s| s.leeway = u64::MAX);
     let day = i64::try_from(auth::MAX_LEEWAY_SECONDS).unwrap();
-    let beyond = hs256_token(&with_claim("exp", json!(now_secs() - day - 10)));
+    let beyond = hs256_token(&with_claim("exp", json!(now() - day - 10)));
     assert_eq!(codec.decode(&beyond, None), Err(VerifyError::Expired));
-    let within = hs256_token(&with_claim("exp", json!(now_secs() - day + 10)));
+    let within = hs256_token(&with_claim("exp", json!(now() - day + 10)));
     assert!(codec.decode(&within, None).is_ok());
 }
 
 #[test]
 fn nbf_in_the_future_is_checked_against_the_configured_leeway() {
     let strict = codec(Algorithm::HS256);
-    let soon = hs256_token(&with_claim("nbf", json!(now_secs() + 10)));
+    let soon = hs256_token(&with_claim("nbf", json!(now() + 10)));
     assert_eq!(
         strict.decode(&soon, None),
         Err(VerifyError::NotYetValid),
@@ -367,14 +364,14 @@ fn nbf_in_the_future_is_checked_against_the_configured_leeway() {
     );
 
     let lenient = codec_with(Algorithm::HS256, |s| s.leeway = 30);
-    let beyond = hs256_token(&with_claim("nbf", json!(now_secs() + 40)));
+    let beyond = hs256_token(&with_claim("nbf", json!(now() + 40)));
     assert_eq!(lenient.decode(&beyond, None), Err(VerifyError::NotYetValid));
-    let within = hs256_token(&with_claim("nbf", json!(now_secs() + 20)));
+    let within = hs256_token(&with_claim("nbf", json!(now() + 20)));
     assert!(
         lenient.decode(&within, None).is_ok(),
         "20 s early is within 30 s of leeway"
     );
-    let past = hs256_token(&with_claim("nbf", json!(now_secs() - 10)));
+    let past = hs256_token(&with_claim("nbf", json!(now() - 10)));
     assert!(strict.decode(&past, None).is_ok());
 }
 
@@ -456,8 +453,8 @@ fn a_wrong_or_missing_audience_is_refused_when_configured() {
 #[test]
 fn a_refresh_token_is_not_an_access_token_and_the_reverse() {
     let codec = codec(Algorithm::HS256);
-    let access = codec.encode(&claims(TokenType::Access)).unwrap();
-    let refresh = codec.encode(&claims(TokenType::Refresh)).unwrap();
+    let access = codec.encode(&valid_claims(TokenType::Access)).unwrap();
+    let refresh = codec.encode(&valid_claims(TokenType::Refresh)).unwrap();
     assert_eq!(
         codec.decode(&refresh, Some(TokenType::Access)),
         Err(VerifyError::WrongType)
@@ -499,14 +496,14 @@ fn an_unknown_token_type_is_refused() {
 fn a_crit_header_is_refused() {
     let mut header = Header::new(Algorithm::HS256);
     header.crit = Some(vec!["exp".into()]);
-    let token = sign_raw(&header, &access_claims(), &hs256_key());
+    let token = sign(&header, &access_claims(), &secret_key());
     assert_eq!(
         codec(Algorithm::HS256).decode(&token, None),
         Err(VerifyError::Malformed)
     );
     // even an empty list: RFC 7515 §4.1.11 forbids it
     header.crit = Some(vec![]);
-    let token = sign_raw(&header, &access_claims(), &hs256_key());
+    let token = sign(&header, &access_claims(), &secret_key());
     assert_eq!(
         codec(Algorithm::HS256).decode(&token, None),
         Err(VerifyError::Malformed)
@@ -518,7 +515,7 @@ fn a_typ_other_than_jwt_is_refused() {
     for typ in ["JWS", "at+jwt", "JOSE", "", "JWT "] {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(typ.into());
-        let token = sign_raw(&header, &access_claims(), &hs256_key());
+        let token = sign(&header, &access_claims(), &secret_key());
         assert_eq!(
             codec(Algorithm::HS256).decode(&token, None),
             Err(VerifyError::Malformed),
@@ -563,10 +560,10 @@ fn garbage_is_refused() {
 #[test]
 fn issued_headers_carry_alg_typ_and_for_asymmetric_keys_the_kid() {
     let names = ["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"];
-    for (alg_name, alg) in names.into_iter().zip(common::ALL_ALGORITHMS) {
+    for (alg_name, alg) in names.into_iter().zip(ALL_ALGORITHMS) {
         let codec = codec(alg);
-        let token = codec.encode(&claims(TokenType::Access)).unwrap();
-        let header = header_json(&token);
+        let token = codec.encode(&valid_claims(TokenType::Access)).unwrap();
+        let header = header(&token);
         assert_eq!(header.get("alg"), Some(&json!(alg_name)), "{alg:?}");
         assert_eq!(header.get("typ"), Some(&json!("JWT")), "{alg:?}");
         let expected_keys: &[&str] = match codec.keys().signing_kid() {
@@ -576,14 +573,19 @@ fn issued_headers_carry_alg_typ_and_for_asymmetric_keys_the_kid() {
             }
             None => &["alg", "typ"],
         };
-        let mut names: Vec<&str> = header.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = header
+            .as_object()
+            .expect("a JSON object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         names.sort_unstable();
         assert_eq!(names, expected_keys, "{alg:?}: nothing else in the header");
     }
     assert_eq!(
-        header_json(
+        header(
             &codec(Algorithm::EdDSA)
-                .encode(&claims(TokenType::Access))
+                .encode(&valid_claims(TokenType::Access))
                 .unwrap()
         )["alg"],
         "EdDSA"

@@ -5,11 +5,8 @@
 //! verify_dummy), never asserted here. The cost of the dummy hash is not
 //! observable through the public API, so no structural test of it either.
 
-mod common;
-
 use auth::{HashError, PasswordHasher, SecretString, MAX_PASSWORD_BYTES};
-
-use common::hasher;
+use test_support::codecs::hasher;
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())

@@ -1,13 +1,13 @@
 //! User administration, through the real server on SQLite and on PostgreSQL.
 
-mod common;
-
 use chrono::Utc;
-use common::{assert_user_shape, claims, Server, PASSWORD};
 use domain::time::to_db;
 use domain::{NewUser, User};
 use serde_json::json;
-use test_support::{backend_tests, TestDb};
+use test_support::jwt::{claims, forge};
+use test_support::{assert_user_shape, backend_tests, Resp, TestDb, PASSWORD};
+
+use crate::app;
 
 /// Insert users straight into the database: hundreds of registrations through
 /// bcrypt would only slow the test down.
@@ -33,7 +33,7 @@ fn insert_users(db: &TestDb, prefix: &str, n: usize) {
 
 /// The ids of a list page, every item checked to be a contract user.
 #[track_caller]
-fn ids(r: &common::Resp) -> Vec<i64> {
+fn ids(r: &Resp) -> Vec<i64> {
     assert_eq!(r.status, 200, "{}", r.text);
     let mut keys: Vec<&String> = r.body.as_object().expect("an object").keys().collect();
     keys.sort();
@@ -51,7 +51,7 @@ fn ids(r: &common::Resp) -> Vec<i64> {
 }
 
 fn list_is_paged_by_id(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, admin) = s.admin("root");
     insert_users(db, "user", 520);
     let total = 521;
@@ -88,7 +88,7 @@ fn list_is_paged_by_id(db: &TestDb) {
 }
 
 fn list_refuses_bad_paging(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, admin) = s.admin("root");
     for (query, field) in [
         ("limit=-1", "limit"),
@@ -103,7 +103,7 @@ fn list_refuses_bad_paging(db: &TestDb) {
 }
 
 fn admin_routes_need_an_admin(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (id, user, _) = s.user("alice");
     s.get("/api/admin/users/", None)
         .assert_error(401, "not_authenticated");
@@ -129,7 +129,7 @@ fn admin_routes_need_an_admin(db: &TestDb) {
 }
 
 fn patch_updates_flags(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, admin) = s.admin("root");
     let (id, _, _) = s.user("alice");
     let r = s.patch(
@@ -186,7 +186,7 @@ fn patch_updates_flags(db: &TestDb) {
 }
 
 fn deactivation_revokes_every_session(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, admin) = s.admin("root");
     let (id, access, refresh) = s.user("alice");
     let r = s.patch(
@@ -222,7 +222,7 @@ fn deactivation_revokes_every_session(db: &TestDb) {
 }
 
 fn admin_rights_come_from_the_database(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, root) = s.admin("root");
     let (deputy_id, deputy) = s.admin("deputy");
     assert_eq!(claims(&deputy)["admin"], true);
@@ -239,7 +239,7 @@ fn admin_rights_come_from_the_database(db: &TestDb) {
     let (_, alice, _) = s.user("alice");
     let mut forged = claims(&alice);
     forged["admin"] = json!(true);
-    s.get("/api/admin/users/", Some(&common::forge(&forged)))
+    s.get("/api/admin/users/", Some(&forge(&forged)))
         .assert_error(403, "permission_denied");
 }
 
@@ -247,7 +247,7 @@ fn admin_rights_come_from_the_database(db: &TestDb) {
 /// revoked (here: the admin logged that session out) is refused there too,
 /// while the admin's other sessions keep working.
 fn a_revoked_session_is_refused_on_admin_routes(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, other_session) = s.admin("root");
     let (id, _, _) = s.user("alice");
     let (access, refresh) = s.login("root", PASSWORD);

@@ -2,8 +2,6 @@
 //! as a third party reads it, RFC 7638 kids computed independently, and the
 //! key errors of a misconfiguration.
 
-mod common;
-
 use auth::{
     parse_algorithm, Algorithm, KeyError, KeySet, KeySource, TokenCodec, TokenType, VerifyError,
 };
@@ -11,11 +9,11 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-use common::{
-    b64url, b64url_decode, claims, codec, fixture, header_json, keys, pem_keys, private_pem,
-    public_pem, settings, ALL_ALGORITHMS, ASYMMETRIC, SECRET,
+use test_support::codecs::{
+    codec, fixture, keys, pem_keys, private_pem, public_pem, settings, valid_claims,
+    ALL_ALGORITHMS, ASYMMETRIC,
 };
+use test_support::jwt::{b64url, b64url_decode, header, SECRET};
 
 fn codec_of(keys: KeySet) -> TokenCodec {
     let alg = keys.algorithm();
@@ -23,7 +21,7 @@ fn codec_of(keys: KeySet) -> TokenCodec {
 }
 
 fn token_kid(token: &str) -> Option<String> {
-    header_json(token)
+    header(token)
         .get("kid")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -34,7 +32,7 @@ fn every_algorithm_signs_and_verifies() {
     for alg in ALL_ALGORITHMS {
         let codec = codec(alg);
         for token_type in [TokenType::Access, TokenType::Refresh] {
-            let claims = claims(token_type);
+            let claims = valid_claims(token_type);
             let token = codec
                 .encode(&claims)
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
@@ -65,14 +63,14 @@ fn algorithms_are_parsed_by_their_rfc_7518_names() {
 fn tokens_of_the_previous_key_verify_during_a_rotation() {
     for alg in ASYMMETRIC {
         let old = codec(alg);
-        let old_token = old.encode(&claims(TokenType::Access)).unwrap();
+        let old_token = old.encode(&valid_claims(TokenType::Access)).unwrap();
 
         let rotated = codec_of(pem_keys(alg, 2, &[public_pem(alg, 1)]));
         assert!(
             rotated.decode(&old_token, None).is_ok(),
             "{alg:?}: old tokens still verify"
         );
-        let new_token = rotated.encode(&claims(TokenType::Access)).unwrap();
+        let new_token = rotated.encode(&valid_claims(TokenType::Access)).unwrap();
         assert_eq!(
             token_kid(&new_token).as_deref(),
             rotated.keys().signing_kid(),
@@ -158,8 +156,8 @@ fn a_third_party_verifies_our_tokens_from_the_jwks_json() {
         let jwks: JwkSet = serde_json::from_str(&published).unwrap();
 
         for token in [
-            rotated.encode(&claims(TokenType::Access)).unwrap(),
-            codec(alg).encode(&claims(TokenType::Access)).unwrap(),
+            rotated.encode(&valid_claims(TokenType::Access)).unwrap(),
+            codec(alg).encode(&valid_claims(TokenType::Access)).unwrap(),
         ] {
             let kid = token_kid(&token).unwrap();
             let jwk = jwks
@@ -277,7 +275,9 @@ fn kids_are_rfc_7638_thumbprints() {
                 Some(expected.as_str()),
                 "{alg:?} key {n}"
             );
-            let token = codec_of(keys).encode(&claims(TokenType::Access)).unwrap();
+            let token = codec_of(keys)
+                .encode(&valid_claims(TokenType::Access))
+                .unwrap();
             assert_eq!(
                 token_kid(&token),
                 Some(expected),
@@ -424,7 +424,7 @@ fn hmac_needs_a_secret_and_asymmetric_algorithms_need_a_pem() {
         ));
     }
     for alg in ASYMMETRIC {
-        let err = KeySet::new(alg, KeySource::Secret(SECRET)).unwrap_err();
+        let err = KeySet::new(alg, KeySource::Secret(SECRET.as_bytes())).unwrap_err();
         assert!(
             matches!(err, KeyError::NeedsPrivateKey { algorithm } if algorithm == alg),
             "{err:?}"
@@ -467,8 +467,8 @@ fn debug_output_of_a_key_set_shows_no_key_material() {
     // And the HMAC secret in the forms a derived Debug would print it: as
     // text, and as a list of byte values (`[116, 101, 115, 116, ...`).
     let hmac = format!("{:?}", keys(Algorithm::HS256));
-    let as_text = std::str::from_utf8(SECRET).unwrap();
-    let as_bytes = SECRET[..4]
+    let as_text = SECRET;
+    let as_bytes = SECRET.as_bytes()[..4]
         .iter()
         .map(u8::to_string)
         .collect::<Vec<_>>()
@@ -487,7 +487,7 @@ fn an_hmac_secret_that_is_valid_base64_is_used_as_its_literal_bytes() {
     let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==";
     let codec =
         codec_of(KeySet::new(Algorithm::HS256, KeySource::Secret(secret.as_bytes())).unwrap());
-    let claims = claims(TokenType::Access);
+    let claims = valid_claims(TokenType::Access);
     let token = codec.encode(&claims).unwrap();
     let validation = Validation::new(Algorithm::HS256);
 

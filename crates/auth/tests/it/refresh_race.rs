@@ -9,8 +9,6 @@
 //! revoked too, which is what the contract asks of a replayed token, and what
 //! we assert.
 
-mod common;
-
 use std::sync::Barrier;
 
 use auth::{TokenError, TokenPair, TokenSettings};
@@ -18,9 +16,9 @@ use chrono::Utc;
 use diesel::prelude::*;
 use domain::schema::refresh_tokens;
 use domain::{RefreshToken, Session, SessionId, TokenId};
+use test_support::codecs::{authority, read_claims};
+use test_support::users::add_user;
 use test_support::{backend_tests, TestDb};
-
-use common::{add_user, authority, read_claims};
 
 const THREADS: usize = 16;
 const ROUNDS: usize = 4;

@@ -5,16 +5,15 @@
 //! forward instead of sleeping. The codec checks `exp` against the wall clock,
 //! so every token used stays within its wall-clock lifetime.
 
-mod common;
-
 use auth::{Authority, Claims, TokenError, TokenPair, TokenSettings, TokenType, VerifyError};
 use chrono::{DateTime, Duration, Utc};
 use domain::time::{from_db, to_db};
 use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User, UserFlags};
 use serde_json::Value;
+use test_support::codecs::{authority, codec, hasher, read_claims};
+use test_support::jwt::{b64url, claims, parts};
+use test_support::users::{add_user, add_user_at};
 use test_support::{backend_tests, TestDb};
-
-use common::{add_user, add_user_at, authority, hasher, payload_json, read_claims};
 
 fn default_authority() -> Authority {
     authority(TokenSettings::default())
@@ -160,7 +159,7 @@ fn issued_claims_are_exactly_those_of_the_contract(db: &TestDb) {
         };
         let pair = authority(settings).login(&mut conn, &admin, t0).unwrap();
 
-        let access = payload_json(&pair.access);
+        let access = claims(&pair.access);
         let mut names = vec![
             "admin",
             "exp",
@@ -191,7 +190,7 @@ fn issued_claims_are_exactly_those_of_the_contract(db: &TestDb) {
         assert_eq!(access["exp"], (t0 + Duration::minutes(5)).timestamp());
         assert_eq!(access["jti"].as_str().map(str::len), Some(32));
 
-        let refresh = payload_json(refresh_of(&pair));
+        let refresh = claims(refresh_of(&pair));
         let mut names = vec!["exp", "iat", "jti", "sid", "sub", "token_type", "user_id"];
         names.extend(configured);
         assert_eq!(sorted_keys(&refresh), sorted(names), "refresh claims");
@@ -215,7 +214,8 @@ fn issued_claims_are_exactly_those_of_the_contract(db: &TestDb) {
     }
 }
 
-fn sorted_keys(map: &serde_json::Map<String, Value>) -> Vec<String> {
+fn sorted_keys(json: &Value) -> Vec<String> {
+    let map = json.as_object().expect("a JSON object");
     sorted(map.keys().map(String::as_str).collect())
 }
 
@@ -842,8 +842,8 @@ fn every_entry_point_refuses_forged_tokens(db: &TestDb) {
     let alice = add_user(&mut conn, "alice");
     let t0 = Utc::now();
     let pair = authority.login(&mut conn, &alice, t0).unwrap();
-    let [header, payload, _] = common::parts(refresh_of(&pair));
-    let forged = format!("{header}.{payload}.{}", common::b64url([0u8; 32]));
+    let [header, payload, _] = parts(refresh_of(&pair));
+    let forged = format!("{header}.{payload}.{}", b64url([0u8; 32]));
 
     assert!(matches!(
         authority.refresh(&mut conn, &forged, t0),
@@ -864,8 +864,8 @@ fn every_entry_point_refuses_forged_tokens(db: &TestDb) {
         authority.decode_access(&forged),
         Err(VerifyError::Signature)
     );
-    let [header, payload, _] = common::parts(&pair.access);
-    let forged_access = format!("{header}.{payload}.{}", common::b64url([0u8; 32]));
+    let [header, payload, _] = parts(&pair.access);
+    let forged_access = format!("{header}.{payload}.{}", b64url([0u8; 32]));
     assert_eq!(
         authority.decode_access(&forged_access),
         Err(VerifyError::Signature)
@@ -897,9 +897,7 @@ fn a_validly_signed_token_unknown_to_the_database_is_refused(db: &TestDb) {
     let real = authority.login(&mut conn, &alice, t0).unwrap();
     let mut claims = read_claims(refresh_of(&real));
     claims.jti = TokenId::random().0;
-    let stranger = common::codec(auth::Algorithm::HS256)
-        .encode(&claims)
-        .unwrap();
+    let stranger = codec(auth::Algorithm::HS256).encode(&claims).unwrap();
     assert!(matches!(
         authority.refresh(&mut conn, &stranger, t0),
         Err(TokenError::Unknown)

@@ -6,13 +6,11 @@
 //! signature made by another implementation (signature interop), and that our
 //! codec reads the RFC's header bytes and still checks expiry.
 
-mod common;
-
 use auth::{Algorithm, KeySet, KeySource, TokenCodec, TokenSettings, TokenType, VerifyError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-
-use common::{b64url, b64url_decode};
+use test_support::codecs::valid_claims;
+use test_support::jwt::{b64url, b64url_decode};
 
 /// The JWK `k` value of the example key.
 const JWK_K: &str =
@@ -122,7 +120,7 @@ fn our_codec_reads_the_rfc_header_and_checks_expiry() {
         mac.update(input.as_bytes());
         format!("{input}.{}", b64url(mac.finalize().into_bytes()))
     };
-    let fresh = common::claims(TokenType::Access);
+    let fresh = valid_claims(TokenType::Access);
     assert_eq!(codec.decode(&sign(&fresh), None), Ok(fresh.clone()));
     let expired = auth::Claims {
         exp: 1_300_819_380,

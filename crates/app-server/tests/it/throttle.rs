@@ -1,12 +1,11 @@
 //! Login throttling by username and by client address, with the counters in
 //! the database: they survive restarts and hold across replicas.
 
-mod common;
-
-use common::{Resp, Server, PASSWORD};
 use reqwest::Method;
 use serde_json::json;
-use test_support::{backend_tests, TestDb};
+use test_support::{backend_tests, Resp, Server, TestDb, PASSWORD};
+
+use crate::app;
 
 fn login(s: &Server, username: &str, password: &str, forwarded_for: Option<&str>) -> Resp {
     let headers: Vec<(&str, &str)> = forwarded_for
@@ -36,7 +35,7 @@ fn assert_throttled(r: &Resp) {
 }
 
 fn username_is_throttled_after_max_failures(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "3")]);
+    let s = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "3").start();
     s.register("alice", PASSWORD);
     s.register("bob", PASSWORD);
     for _ in 0..3 {
@@ -50,7 +49,7 @@ fn username_is_throttled_after_max_failures(db: &TestDb) {
 }
 
 fn malformed_and_refused_attempts_do_not_count(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "3")]);
+    let s = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "3").start();
     s.register("alice", PASSWORD);
     for _ in 0..5 {
         s.post("/api/token/", json!({"username": "alice"}))
@@ -76,7 +75,7 @@ fn malformed_and_refused_attempts_do_not_count(db: &TestDb) {
 /// be at 100 and throttled for everyone; it is at 2, so 97 more failures
 /// (99) leave bob free, and the 100th failure throttles him.
 fn refused_attempts_do_not_count_as_failures(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "2")]);
+    let s = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "2").start();
     s.register("alice", PASSWORD);
     s.register("bob", PASSWORD);
     for _ in 0..2 {
@@ -114,7 +113,7 @@ fn refused_attempts_do_not_count_as_failures(db: &TestDb) {
 /// Without AUTH_LOGIN_MAX_FAILURES the contract's default of 10 holds: ten
 /// failures get 401, the eleventh attempt 429, even with the right password.
 fn the_default_limit_is_10_failures(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     assert!(
         !s.env().iter().any(|(k, _)| k == "AUTH_LOGIN_MAX_FAILURES"),
         "the default is under test"
@@ -130,8 +129,8 @@ fn the_default_limit_is_10_failures(db: &TestDb) {
 }
 
 fn counters_survive_restarts_and_hold_across_replicas(db: &TestDb) {
-    let mut a = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "2")]);
-    let b = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "2")]);
+    let mut a = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "2").start();
+    let b = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "2").start();
     a.register("alice", PASSWORD);
     login(&a, "alice", "wrong password", None).assert_error(401, "no_active_account");
     login(&b, "alice", "wrong password", None).assert_error(401, "no_active_account");
@@ -143,7 +142,7 @@ fn counters_survive_restarts_and_hold_across_replicas(db: &TestDb) {
 
 fn one_address_is_throttled_after_100_failures(db: &TestDb) {
     // a high per-username limit, so only the address counter can trip
-    let s = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "1000")]);
+    let s = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "1000").start();
     s.register("alice", PASSWORD);
     for i in 0..100 {
         login(&s, &format!("guess{}", i % 7), "wrong password", None)
@@ -153,13 +152,13 @@ fn one_address_is_throttled_after_100_failures(db: &TestDb) {
 }
 
 fn forwarded_for_is_believed_only_from_trusted_proxies(db: &TestDb) {
-    let proxied = Server::start_with(
-        db,
-        &[
+    let proxied = app()
+        .db(db)
+        .envs(&[
             ("AUTH_LOGIN_MAX_FAILURES", "1000"),
             ("AUTH_TRUSTED_PROXIES", "127.0.0.1"),
-        ],
-    );
+        ])
+        .start();
     proxied.register("alice", PASSWORD);
     for i in 0..100 {
         login(
@@ -185,7 +184,7 @@ fn forwarded_for_is_believed_only_from_trusted_proxies(db: &TestDb) {
     ));
 
     // without a trusted proxy the header is ignored: every attempt is the peer's
-    let direct = Server::start_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "1000")]);
+    let direct = app().db(db).env("AUTH_LOGIN_MAX_FAILURES", "1000").start();
     for i in 0..100 {
         login(
             &direct,

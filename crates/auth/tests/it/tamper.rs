@@ -15,8 +15,6 @@
 //! exception for re-encodings; `trailing_bits_in_the_signature_are_refused`
 //! checks the strict-base64 step on its own.
 
-mod common;
-
 use std::sync::LazyLock;
 
 use auth::Algorithm;
@@ -26,8 +24,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use proptest::prelude::*;
 use proptest::sample::Index;
-
-use common::{parts, signed, Signed};
+use test_support::codecs::{signed, Signed, ALL_ALGORITHMS};
+use test_support::jwt::parts;
 
 /// One codec and one freshly signed token per algorithm, shared by all cases.
 static HS256: LazyLock<Signed> = LazyLock::new(|| signed(Algorithm::HS256));
@@ -135,7 +133,7 @@ const LAX: GeneralPurpose = GeneralPurpose::new(
 /// the same, so only strict decoding can refuse it.
 #[test]
 fn trailing_bits_in_the_signature_are_refused() {
-    for alg in common::ALL_ALGORITHMS {
+    for alg in ALL_ALGORITHMS {
         let signed = signed(alg);
         let signature = parts(&signed.token)[2];
         let signature_bits = LAX.decode(signature).unwrap().len() * 8;
@@ -170,7 +168,7 @@ const URL_SAFE_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// deterministic edits at the boundaries (first and last character, the dots).
 #[test]
 fn edits_at_the_boundaries_are_refused() {
-    for alg in common::ALL_ALGORITHMS {
+    for alg in ALL_ALGORITHMS {
         let signed = signed(alg);
         let t = &signed.token;
         let dots: Vec<usize> = t.match_indices('.').map(|(i, _)| i).collect();

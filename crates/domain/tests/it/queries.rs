@@ -1,38 +1,17 @@
 //! Every domain query, against a real SQLite file and a real PostgreSQL schema,
 //! with the same test body per backend.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use domain::login_failures::{self, FailureScope};
-use domain::time::{to_db, Timestamp};
 use domain::{
-    write_transaction, CreateUserError, DbConnection, NewUser, RefreshToken, RevokeReason, Session,
+    write_transaction, CreateUserError, DbConnection, RefreshToken, RevokeReason, Session,
     SessionId, TokenId, User, UserFlags, UserId,
 };
+use test_support::users::{add_user, new_user, now_db};
 use test_support::{backend_tests, TestDb};
 
-fn now() -> Timestamp {
-    to_db(Utc::now())
-}
-
-/// An active, non-admin user joining at `at`.
-fn new_user(username: &str, at: Timestamp) -> NewUser<'_> {
-    NewUser {
-        username,
-        email: Some("someone@example.com"),
-        password_hash: "$2b$04$notarealhashnotarealhashnotarealhashnotarealhashnot",
-        is_active: true,
-        is_admin: false,
-        date_joined: at,
-        password_changed_at: at,
-    }
-}
-
-fn add_user(conn: &mut DbConnection, username: &str) -> User {
-    User::create(conn, &new_user(username, now())).expect("user created")
-}
-
 fn open_session(conn: &mut DbConnection, user: UserId, lifetime: Duration) -> Session {
-    let at = now();
+    let at = now_db();
     let session = Session {
         id: SessionId::random(),
         user_id: user,
@@ -46,7 +25,7 @@ fn open_session(conn: &mut DbConnection, user: UserId, lifetime: Duration) -> Se
 }
 
 fn token_record(session: &Session, lifetime: Duration) -> RefreshToken {
-    let at = now();
+    let at = now_db();
     RefreshToken {
         jti: TokenId::random(),
         session_id: session.id.clone(),
@@ -84,7 +63,7 @@ fn timestamps_read_back_as_written(db: &TestDb) {
     let alice = add_user(&mut conn, "alice");
     let stored = User::find(&mut conn, alice.id).unwrap().unwrap();
     assert_eq!(stored.date_joined, alice.date_joined);
-    let at = now();
+    let at = now_db();
     User::record_login(&mut conn, alice.id, at).unwrap();
     assert_eq!(
         User::find(&mut conn, alice.id).unwrap().unwrap().last_login,
@@ -95,7 +74,7 @@ fn timestamps_read_back_as_written(db: &TestDb) {
 fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
     let mut conn = db.migrated();
     add_user(&mut conn, "alice");
-    let again = User::create(&mut conn, &new_user("alice", now()));
+    let again = User::create(&mut conn, &new_user("alice", now_db()));
     assert!(
         matches!(again, Err(CreateUserError::UsernameTaken)),
         "{again:?}"
@@ -115,7 +94,7 @@ fn usernames_are_unique_and_case_sensitive(db: &TestDb) {
 fn a_resent_registration_gets_the_user_it_made(db: &TestDb) {
     let mut conn = db.migrated();
     let window = Duration::seconds(30);
-    let at = now();
+    let at = now_db();
     let register = |conn: &mut DbConnection, username, request, at| {
         User::create_for_request(conn, &new_user(username, at), request, window).map(|u| u.id)
     };
@@ -227,7 +206,7 @@ fn sessions_open_and_revoke(db: &TestDb) {
         None
     );
 
-    let at = now();
+    let at = now_db();
     assert!(Session::revoke(&mut conn, &s1.id, at, RevokeReason::Logout).unwrap());
     assert!(
         !Session::revoke(&mut conn, &s1.id, at, RevokeReason::Logout).unwrap(),
@@ -266,7 +245,7 @@ fn refresh_tokens_retire_once(db: &TestDb) {
     );
 
     let second = TokenId::random();
-    let at = now();
+    let at = now_db();
     assert!(
         RefreshToken::retire(&mut conn, &first.jti, at, at, Some(&second), Some("rid-1")).unwrap()
     );
@@ -305,7 +284,7 @@ fn expired_records_are_flushed(db: &TestDb) {
     for t in [&in_short, &expired_in_long, &live_in_long] {
         RefreshToken::record(&mut conn, t).unwrap();
     }
-    let later = now() + Duration::seconds(2);
+    let later = now_db() + Duration::seconds(2);
     assert_eq!(RefreshToken::delete_expired(&mut conn, later).unwrap(), 2);
     assert_eq!(Session::delete_expired(&mut conn, later).unwrap(), 1);
     assert_eq!(Session::find(&mut conn, &short.id).unwrap(), None);
@@ -322,7 +301,7 @@ fn deleting_a_session_deletes_its_tokens(db: &TestDb) {
     let record = token_record(&short, Duration::days(1));
     RefreshToken::record(&mut conn, &record).unwrap();
     assert_eq!(
-        Session::delete_expired(&mut conn, now() + Duration::seconds(2)).unwrap(),
+        Session::delete_expired(&mut conn, now_db() + Duration::seconds(2)).unwrap(),
         1
     );
     assert_eq!(
@@ -335,7 +314,7 @@ fn deleting_a_session_deletes_its_tokens(db: &TestDb) {
 fn login_failures_count_in_fixed_windows(db: &TestDb) {
     let mut conn = db.migrated();
     let window = Duration::minutes(15);
-    let t0 = now();
+    let t0 = now_db();
     assert_eq!(
         login_failures::current_window(&mut conn, FailureScope::Username, "alice", t0, window)
             .unwrap(),

@@ -1,16 +1,16 @@
-//! The token endpoints of ../shared/API.md, row by row, through the real
+//! The token endpoints of docs/API.md, row by row, through the real
 //! server on SQLite and on PostgreSQL.
-
-mod common;
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{claims, forge, header, now, Server, PASSWORD, SECRET};
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::Method;
 use serde_json::{json, Value};
-use test_support::{backend_tests, TestDb};
+use test_support::jwt::{b64url, claims, forge, header, now, secret_key, sign};
+use test_support::{backend_tests, Server, TestDb, PASSWORD};
+
+use crate::app;
 
 fn keys(v: &Value) -> Vec<String> {
     let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
@@ -19,7 +19,7 @@ fn keys(v: &Value) -> Vec<String> {
 }
 
 fn login_returns_a_pair_without_caching(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.register("alice", PASSWORD);
     let r = s.post(
         "/api/token/",
@@ -36,7 +36,7 @@ fn login_returns_a_pair_without_caching(db: &TestDb) {
 }
 
 fn login_failures_look_the_same(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.register("alice", PASSWORD);
     let id = s.register("inactive", PASSWORD)["id"].as_i64().unwrap();
     let (_, admin) = s.admin("root");
@@ -84,7 +84,7 @@ fn login_failures_look_the_same(db: &TestDb) {
 /// each kind (noise only ever adds time) with a factor of 2 of slack is a
 /// ratio that holds on any machine, fast or slow, loaded or idle.
 fn failed_logins_spend_a_bcrypt_check_whoever_the_user(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_BCRYPT_COST", "10")]);
+    let s = app().db(db).env("AUTH_BCRYPT_COST", "10").start();
     s.register("alice", PASSWORD);
     let id = s.register("inactive", PASSWORD)["id"].as_i64().unwrap();
     let (_, admin) = s.admin("root");
@@ -125,7 +125,7 @@ fn failed_logins_spend_a_bcrypt_check_whoever_the_user(db: &TestDb) {
 }
 
 fn login_validates_its_body(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.post("/api/token/", json!({"username": "alice"}))
         .assert_field_error("password");
     s.post("/api/token/", json!({"password": PASSWORD}))
@@ -166,7 +166,7 @@ fn login_validates_its_body(db: &TestDb) {
 /// another content type, or none, gets 415 even when the body would be
 /// good JSON, and nothing is done with it.
 fn every_body_route_gives_400_for_bad_json_and_415_for_other_types(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, admin) = s.admin("root");
     let (alice_id, alice, alice_refresh) = s.user("alice");
     let new_password = "a brand new passphrase";
@@ -321,7 +321,7 @@ fn every_body_route_gives_400_for_bad_json_and_415_for_other_types(db: &TestDb) 
 }
 
 fn refresh_rotates_and_retires_the_old_token(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, _, r1) = s.user("alice");
     let r = s.post("/api/token/refresh/", json!({"refresh": r1}));
     assert_eq!(r.status, 200, "{}", r.text);
@@ -339,7 +339,7 @@ fn refresh_rotates_and_retires_the_old_token(db: &TestDb) {
 }
 
 fn reuse_revokes_the_whole_family(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, _, r1) = s.user("alice");
     let r2 = s
         .post("/api/token/refresh/", json!({"refresh": r1}))
@@ -358,7 +358,7 @@ fn reuse_revokes_the_whole_family(db: &TestDb) {
 }
 
 fn reuse_at_blacklist_revokes_the_family(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, _, r1) = s.user("alice");
     let r2 = s
         .post("/api/token/refresh/", json!({"refresh": r1}))
@@ -370,7 +370,7 @@ fn reuse_at_blacklist_revokes_the_family(db: &TestDb) {
 }
 
 fn verify_of_a_retired_token_only_answers_401(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, _, r1) = s.user("alice");
     let r2 = s
         .post("/api/token/refresh/", json!({"refresh": r1}))
@@ -385,7 +385,7 @@ fn verify_of_a_retired_token_only_answers_401(db: &TestDb) {
 }
 
 fn newest_token_dies_with_its_family(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, _, r1) = s.user("alice");
     let r2 = s
         .post("/api/token/refresh/", json!({"refresh": r1}))
@@ -399,7 +399,7 @@ fn newest_token_dies_with_its_family(db: &TestDb) {
 }
 
 fn concurrent_refreshes_at_most_one_succeeds(db: &TestDb) {
-    let s = Arc::new(Server::start(db));
+    let s = Arc::new(app().db(db).start());
     for round in 0..3 {
         let (_, _, r) = s.user(&format!("racer{round}"));
         let n = 8;
@@ -440,7 +440,10 @@ fn a_trusted_proxys_resend_of_a_refresh_is_not_reuse(db: &TestDb) {
     let rid = "581a370ee7d636ba444f0ca5557360d6";
 
     // from nginx (trusted): the same request id again gets the same successor
-    let proxied = Server::start_with(db, &[("AUTH_TRUSTED_PROXIES", "127.0.0.1")]);
+    let proxied = app()
+        .db(db)
+        .env("AUTH_TRUSTED_PROXIES", "127.0.0.1")
+        .start();
     let (_, _, r1) = proxied.user("alice");
     let lost = refresh_as(&proxied, &r1, rid);
     assert_eq!(lost.status, 200, "{}", lost.text);
@@ -459,7 +462,7 @@ fn a_trusted_proxys_resend_of_a_refresh_is_not_reuse(db: &TestDb) {
         .assert_token_not_valid();
 
     // from anyone else the header means nothing: a replay is reuse
-    let direct = Server::start(db);
+    let direct = app().db(db).start();
     let (_, _, r1) = direct.user("bob");
     let r2 = refresh_as(&direct, &r1, rid).str("refresh");
     refresh_as(&direct, &r1, rid).assert_token_not_valid();
@@ -469,7 +472,7 @@ fn a_trusted_proxys_resend_of_a_refresh_is_not_reuse(db: &TestDb) {
 }
 
 fn verify_accepts_both_types(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access, refresh) = s.user("alice");
     for token in [&access, &refresh] {
         let r = s.post("/api/token/verify/", json!({"token": token}));
@@ -484,7 +487,7 @@ fn verify_accepts_both_types(db: &TestDb) {
 }
 
 fn blacklist_revokes_the_family(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access, refresh) = s.user("alice");
     let r = s.post("/api/token/blacklist/", json!({"refresh": refresh}));
     assert_eq!((r.status, r.body.clone()), (200, json!({})), "{}", r.text);
@@ -510,7 +513,7 @@ fn blacklist_revokes_the_family(db: &TestDb) {
 }
 
 fn session_lifetime_is_absolute(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_SESSION_LIFETIME", "3s")]);
+    let s = app().db(db).env("AUTH_SESSION_LIFETIME", "3s").start();
     let (_, access, r1) = s.user("alice");
     let login_iat = claims(&r1)["iat"].as_i64().unwrap();
     assert!(
@@ -534,7 +537,10 @@ fn session_lifetime_is_absolute(db: &TestDb) {
 }
 
 fn rotated_tokens_get_a_fresh_lifetime(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_REFRESH_TOKEN_LIFETIME", "1h")]);
+    let s = app()
+        .db(db)
+        .env("AUTH_REFRESH_TOKEN_LIFETIME", "1h")
+        .start();
     let (_, _, r1) = s.user("alice");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let r2 = s
@@ -553,7 +559,10 @@ fn rotated_tokens_get_a_fresh_lifetime(db: &TestDb) {
 }
 
 fn without_rotation_the_refresh_token_stays(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_ROTATE_REFRESH_TOKENS", "false")]);
+    let s = app()
+        .db(db)
+        .env("AUTH_ROTATE_REFRESH_TOKENS", "false")
+        .start();
     let (_, _, refresh) = s.user("alice");
     for _ in 0..3 {
         let r = s.post("/api/token/refresh/", json!({"refresh": refresh}));
@@ -574,7 +583,7 @@ fn without_rotation_the_refresh_token_stays(db: &TestDb) {
 }
 
 fn tokens_carry_the_contract_claims(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (id, access, refresh) = s.user("alice");
     let (a, r) = (claims(&access), claims(&refresh));
     assert_eq!(
@@ -620,13 +629,13 @@ fn tokens_carry_the_contract_claims(db: &TestDb) {
 }
 
 fn issuer_and_audience_when_configured(db: &TestDb) {
-    let s = Server::start_with(
-        db,
-        &[
+    let s = app()
+        .db(db)
+        .envs(&[
             ("AUTH_JWT_ISSUER", "https://auth.example"),
             ("AUTH_JWT_AUDIENCE", "shop"),
-        ],
-    );
+        ])
+        .start();
     let (id, access, refresh) = s.user("alice");
     for t in [&access, &refresh] {
         assert_eq!(claims(t)["iss"], "https://auth.example");
@@ -666,7 +675,7 @@ fn issuer_and_audience_when_configured(db: &TestDb) {
 }
 
 fn every_rejection_of_the_contract(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_JWT_LEEWAY", "10")]);
+    let s = app().db(db).env("AUTH_JWT_LEEWAY", "10").start();
     let (_, access, refresh) = s.user("alice");
     let base = claims(&access);
     let with = |k: &str, v: Value| {
@@ -674,22 +683,21 @@ fn every_rejection_of_the_contract(db: &TestDb) {
         c[k] = v;
         c
     };
-    use base64::Engine;
-    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let b64 = |v: &Value| b64url(v.to_string());
     let none = format!(
         "{}.{}.",
         b64(&json!({"alg": "none", "typ": "JWT"})),
         b64(&base)
     );
-    let hs384 = common::forge_with(Header::new(Algorithm::HS384), &base, SECRET.as_bytes());
-    let wrong_key = common::forge_with(
-        Header::new(Algorithm::HS256),
+    let hs384 = sign(&Header::new(Algorithm::HS384), &base, &secret_key());
+    let wrong_key = sign(
+        &Header::new(Algorithm::HS256),
         &base,
-        b"another-secret-of-at-least-32-bytes!!",
+        &EncodingKey::from_secret(b"another-secret-of-at-least-32-bytes!!"),
     );
     let mut with_kid = Header::new(Algorithm::HS256);
     with_kid.kid = Some("some-key".to_owned());
-    let kid = common::forge_with(with_kid, &base, SECRET.as_bytes());
+    let kid = sign(&with_kid, &base, &secret_key());
     let mut tampered = access.clone();
     tampered.insert(access.len() / 2, 'x');
     let missing_exp = {
@@ -741,7 +749,7 @@ fn every_rejection_of_the_contract(db: &TestDb) {
 }
 
 fn expired_access_tokens_are_refused(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_ACCESS_TOKEN_LIFETIME", "1s")]);
+    let s = app().db(db).env("AUTH_ACCESS_TOKEN_LIFETIME", "1s").start();
     let (_, access, refresh) = s.user("alice");
     std::thread::sleep(std::time::Duration::from_millis(2100));
     s.get("/api/me/", Some(&access)).assert_token_not_valid();
@@ -757,13 +765,13 @@ fn expired_access_tokens_are_refused(db: &TestDb) {
 /// accepted, by verify and by refresh alike: its record must not end sooner
 /// than the token does.
 fn a_refresh_token_within_the_leeway_still_refreshes(db: &TestDb) {
-    let s = Server::start_with(
-        db,
-        &[
+    let s = app()
+        .db(db)
+        .envs(&[
             ("AUTH_REFRESH_TOKEN_LIFETIME", "1s"),
             ("AUTH_JWT_LEEWAY", "3"),
-        ],
-    );
+        ])
+        .start();
     let (_, _, refresh) = s.user("alice");
     let exp = claims(&refresh)["exp"].as_i64().expect("exp");
     // past exp by the wall clock, well inside the leeway
@@ -783,7 +791,7 @@ fn a_refresh_token_within_the_leeway_still_refreshes(db: &TestDb) {
 }
 
 fn tokens_are_never_read_from_the_query_string(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access, refresh) = s.user("alice");
     for query in ["access_token", "token", "access"] {
         s.get(&format!("/api/me/?{query}={access}"), None)
@@ -796,7 +804,7 @@ fn tokens_are_never_read_from_the_query_string(db: &TestDb) {
 }
 
 fn paths_work_without_the_trailing_slash(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.post(
         "/api/register",
         json!({"username": "alice", "password": PASSWORD}),
@@ -844,7 +852,7 @@ fn a_base64_secret_is_used_as_its_literal_bytes() {
     let secret = base64::engine::general_purpose::STANDARD.encode(decoded);
     assert!(decoded.len() >= 32 && secret.len() >= 32, "{secret}");
     let db = TestDb::sqlite();
-    let s = Server::start_with(&db, &[("AUTH_JWT_SECRET", &secret)]);
+    let s = app().db(&db).env("AUTH_JWT_SECRET", &secret).start();
     let (_, access, refresh) = s.user("alice");
 
     let mut validation = Validation::new(Algorithm::HS256);
@@ -865,9 +873,17 @@ fn a_base64_secret_is_used_as_its_literal_bytes() {
     }
     // and the server accepts what the literal bytes sign, not the decoding
     let c = claims(&access);
-    let literal = common::forge_with(Header::new(Algorithm::HS256), &c, secret.as_bytes());
+    let literal = sign(
+        &Header::new(Algorithm::HS256),
+        &c,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    );
     assert_eq!(s.get("/api/me/", Some(&literal)).status, 200);
-    let decoded_signed = common::forge_with(Header::new(Algorithm::HS256), &c, decoded);
+    let decoded_signed = sign(
+        &Header::new(Algorithm::HS256),
+        &c,
+        &EncodingKey::from_secret(decoded),
+    );
     s.get("/api/me/", Some(&decoded_signed))
         .assert_token_not_valid();
 }

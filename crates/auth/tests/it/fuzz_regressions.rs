@@ -1,22 +1,15 @@
 //! Inputs found by the fuzz targets of `fuzz/` (see fuzz/README.md), kept as
 //! ordinary tests so that `cargo test` holds the fix.
 
-mod common;
-
 use auth::{Algorithm, TokenType, VerifyError};
-use jsonwebtoken::EncodingKey;
-
-use common::{b64url, codec, ALL_ALGORITHMS, SECRET};
+use test_support::codecs::{codec, valid_claims, ALL_ALGORITHMS};
+use test_support::jwt::{b64url, secret_key};
 
 /// `header.payload` signed with HS256 and the test secret, bytes as given.
 fn signed_hs256(header: &[u8], payload: &[u8]) -> String {
     let message = format!("{}.{}", b64url(header), b64url(payload));
-    let signature = jsonwebtoken::crypto::sign(
-        message.as_bytes(),
-        &EncodingKey::from_secret(SECRET),
-        Algorithm::HS256,
-    )
-    .expect("signing");
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &secret_key(), Algorithm::HS256)
+        .expect("signing");
     format!("{message}.{signature}")
 }
 
@@ -91,7 +84,7 @@ fn invalid_utf8_anywhere_in_header_or_claims_is_refused() {
 fn our_tokens_pass_for_every_algorithm() {
     for alg in ALL_ALGORITHMS {
         let codec = codec(alg);
-        let claims = common::claims(TokenType::Refresh);
+        let claims = valid_claims(TokenType::Refresh);
         let token = codec.encode(&claims).expect("sign");
         assert_eq!(codec.decode(&token, None), Ok(claims), "{alg:?}");
     }

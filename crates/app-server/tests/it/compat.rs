@@ -8,14 +8,15 @@
 //! tests/compat/requirements.txt is unchanged. No Python, or packages that
 //! cannot be installed, is a failure, never a skip.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{generate_key, run_ok, Server, SECRET};
-use test_support::TestDb;
+use test_support::keyfiles::generate_key;
+use test_support::process::run_ok;
+use test_support::{Server, TestDb, SECRET};
+
+use crate::app;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -68,7 +69,7 @@ fn run_compat(s: &Server, algorithm: &str, secret: Option<&str>) {
         .arg(compat_dir().join("test_compat.py"))
         .current_dir(workspace_root())
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("COMPAT_BASE_URL", &s.base)
+        .env("COMPAT_BASE_URL", s.base())
         .env("COMPAT_ALGORITHM", algorithm)
         .env_remove("COMPAT_SECRET")
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -93,7 +94,7 @@ fn run_compat(s: &Server, algorithm: &str, secret: Option<&str>) {
 }
 
 fn hmac(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     run_compat(&s, "HS256", Some(SECRET));
 }
 
@@ -111,16 +112,16 @@ fn asymmetric(algorithm: &str) {
     let keys = tempfile::tempdir().expect("temp dir");
     let key = generate_key(keys.path(), algorithm, "signing");
     let db = TestDb::sqlite();
-    let s = Server::start_with(
-        &db,
-        &[
+    let s = app()
+        .db(&db)
+        .envs(&[
             ("AUTH_JWT_ALGORITHM", algorithm),
             (
                 "AUTH_JWT_PRIVATE_KEY_FILE",
                 key.private.to_str().expect("UTF-8 path"),
             ),
-        ],
-    );
+        ])
+        .start();
     run_compat(&s, algorithm, None);
 }
 

@@ -1,22 +1,21 @@
-//! The `app-server` command line of ../shared/API.md: `create-user`,
+//! The `app-server` command line of docs/API.md: `create-user`,
 //! `flush-expired-tokens`, and start-up (defaults with no environment,
 //! migrations, an unreachable database, production refusals, and one clear
 //! stderr line for every invalid setting).
-
-mod common;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{
-    claims, env_with, free_port, generate_key, run_cli, run_until_exit, server_env, Output,
-    PgDatabase, Server, PASSWORD, SECRET,
-};
 use domain::{migrations, RefreshToken, Session, SessionId, TokenId, User};
 use serde_json::json;
-use test_support::{backend_tests, TestDb};
+use test_support::jwt::claims;
+use test_support::keyfiles::generate_key;
+use test_support::process::free_port;
+use test_support::{backend_tests, Output, PgDatabase, TestDb, TestServer, PASSWORD, SECRET};
+
+use crate::app;
 
 /// A bad setting must stop the binary at once; this only guards against a hang.
 const EXITS_WITHIN: Duration = Duration::from_secs(15);
@@ -58,7 +57,7 @@ fn assert_refused_naming(out: &Output, variable: &str, what: &str) {
 // ---------------------------------------------------------------- create-user
 
 fn create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     // Only the first line is the password; a CRLF line ending is not part of it.
     let out = s.cli(
         &["create-user", "bob", "--email", "bob@example.com"],
@@ -86,7 +85,7 @@ fn create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in(db: &TestDb
 }
 
 fn create_user_admin_flag_gives_admin_rights(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     // Server::admin runs `create-user root --admin` and logs in
     let (_, access) = s.admin("root");
     assert_eq!(s.get("/api/me/", Some(&access)).body["is_admin"], true);
@@ -97,7 +96,7 @@ fn create_user_admin_flag_gives_admin_rights(db: &TestDb) {
 }
 
 fn create_user_refusals_exit_non_zero_with_a_message(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let ok = s.cli(&["create-user", "bob"], Some(&format!("{PASSWORD}\n")));
     assert!(ok.status.success(), "create-user: {}", ok.stderr);
 
@@ -208,15 +207,7 @@ fn create_user_refusals_exit_non_zero_with_a_message(db: &TestDb) {
 #[test]
 fn create_user_migrates_a_fresh_sqlite_database() {
     let db = TestDb::sqlite();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let env = env_with(
-        &server_env(&db, dir.path(), free_port(), &[]),
-        &[],
-        &["AUTH_AUTO_MIGRATE"],
-    );
-    let out = run_cli(
-        &env,
-        dir.path(),
+    let out = app().db(&db).unset("AUTH_AUTO_MIGRATE").run(
         &["create-user", "root", "--admin"],
         Some(&format!("{PASSWORD}\n")),
     );
@@ -225,7 +216,7 @@ fn create_user_migrates_a_fresh_sqlite_database() {
         migrations::pending(&mut db.connect()).expect("status"),
         Vec::<String>::new()
     );
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let (access, _) = s.login("root", PASSWORD);
     assert_eq!(s.get("/api/admin/users/", Some(&access)).status, 200);
 }
@@ -235,18 +226,10 @@ fn create_user_migrates_a_fresh_sqlite_database() {
 #[test]
 fn create_user_refuses_pending_postgres_migrations_by_default() {
     let db = TestDb::postgres();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let env = env_with(
-        &server_env(&db, dir.path(), free_port(), &[]),
-        &[],
-        &["AUTH_AUTO_MIGRATE"],
-    );
-    let out = run_cli(
-        &env,
-        dir.path(),
-        &["create-user", "root"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    let out = app()
+        .db(&db)
+        .unset("AUTH_AUTO_MIGRATE")
+        .run(&["create-user", "root"], Some(&format!("{PASSWORD}\n")));
     assert!(!out.status.success(), "must refuse: {}", out.stdout);
     assert!(out.stderr.contains("migrate"), "{}", out.stderr);
     let pending = migrations::pending(&mut db.connect()).expect("status");
@@ -258,21 +241,10 @@ fn create_user_refuses_pending_postgres_migrations_by_default() {
 #[test]
 fn bcrypt_cost_defaults_to_12() {
     let db = TestDb::sqlite();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let env = env_with(
-        &server_env(&db, dir.path(), port, &[]),
-        &[],
-        &["AUTH_BCRYPT_COST"],
-    );
-    let out = run_cli(
-        &env,
-        dir.path(),
-        &["create-user", "root"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    let server = app().db(&db).unset("AUTH_BCRYPT_COST");
+    let out = server.run(&["create-user", "root"], Some(&format!("{PASSWORD}\n")));
     assert!(out.status.success(), "create-user: {}", out.stderr);
-    let s = Server::start_env(env, port);
+    let s = server.start();
     s.register("alice", PASSWORD);
     s.login("root", PASSWORD);
     let mut conn = db.connect();
@@ -294,13 +266,13 @@ fn bcrypt_cost_defaults_to_12() {
 /// token stay, and keep working.
 fn flush_expired_tokens_deletes_expired_records_and_keeps_live_ones(db: &TestDb) {
     let (old_sid, old_jtis, logged_in) = {
-        let s = Server::start_with(
-            db,
-            &[
+        let s = app()
+            .db(db)
+            .envs(&[
                 ("AUTH_REFRESH_TOKEN_LIFETIME", "1s"),
                 ("AUTH_SESSION_LIFETIME", "2s"),
-            ],
-        );
+            ])
+            .start();
         let (_, _, r1) = s.user("alice");
         let r = s.post("/api/token/refresh/", json!({"refresh": r1}));
         assert_eq!(r.status, 200, "{}", r.text);
@@ -311,7 +283,7 @@ fn flush_expired_tokens_deletes_expired_records_and_keeps_live_ones(db: &TestDb)
     };
 
     // Default lifetimes from here on: this session is live.
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, live_refresh) = s.login("alice", PASSWORD);
     let live_sid = claims(&live_refresh)["sid"].as_str().unwrap().to_owned();
     let live_jti = claims(&live_refresh)["jti"].as_str().unwrap().to_owned();
@@ -366,11 +338,8 @@ backend_tests!(
 /// documented token lifetimes, and keeps the secret across a restart.
 #[test]
 fn starts_with_no_environment_but_the_port() {
-    let port = free_port();
-    let mut s = Server::start_env(
-        vec![("AUTH_BIND".to_owned(), format!("127.0.0.1:{port}"))],
-        port,
-    );
+    let mut s = app().bare().start();
+    assert_eq!(s.env().len(), 1, "only AUTH_BIND: {:?}", s.env());
     let data = s.dir().join("data");
     assert!(data.join("auth.db").is_file(), "data/auth.db made");
     let secret_file = data.join("jwt-secret");
@@ -418,7 +387,7 @@ fn starts_with_no_environment_but_the_port() {
 #[test]
 fn the_serve_subcommand_runs_the_server() {
     let db = TestDb::sqlite();
-    let mut s = Server::start_with_args(&db, &[], &["serve"]);
+    let mut s = app().db(&db).args(&["serve"]).start();
     // the process really was given the argument (Linux /proc)
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", s.pid())).expect("cmdline");
     let args: Vec<&[u8]> = cmdline
@@ -447,11 +416,13 @@ fn dot_env_is_honoured_and_the_environment_overrides_it() {
         ),
     )
     .expect("write .env");
-    let s = Server::start_in(
-        dir,
-        vec![("AUTH_ALLOW_REGISTRATION".to_owned(), "true".to_owned())],
-        port,
-    );
+    let s = app()
+        .bare()
+        .unset("AUTH_BIND")
+        .env("AUTH_ALLOW_REGISTRATION", "true")
+        .port(port)
+        .in_dir(dir.path())
+        .start();
     // AUTH_ALLOW_REGISTRATION=false in .env lost to the environment's true.
     let (_, access, _) = s.user("alice");
     let c = claims(&access);
@@ -476,14 +447,8 @@ fn dot_env_is_honoured_and_the_environment_overrides_it() {
 #[test]
 fn postgres_with_pending_migrations_refuses_to_start_by_default() {
     let db = TestDb::postgres();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let env = env_with(
-        &server_env(&db, dir.path(), port, &[]),
-        &[],
-        &["AUTH_AUTO_MIGRATE", "RUST_LOG"],
-    );
-    let (out, _) = run_until_exit(&env, dir.path(), &[], EXITS_WITHIN);
+    let by_default = || app().db(&db).unset("AUTH_AUTO_MIGRATE").unset("RUST_LOG");
+    let (out, _) = by_default().run_until_exit(EXITS_WITHIN);
     assert!(!out.status.success(), "must refuse: {}", out.stderr);
     assert!(
         last_stderr_line(&out).contains("`migrate`"),
@@ -492,9 +457,9 @@ fn postgres_with_pending_migrations_refuses_to_start_by_default() {
     );
     assert!(!migrations::pending(&mut db.connect()).unwrap().is_empty());
 
-    drop(Server::start_with(&db, &[("AUTH_AUTO_MIGRATE", "true")]));
+    drop(app().db(&db).env("AUTH_AUTO_MIGRATE", "true").start());
     assert!(migrations::pending(&mut db.connect()).unwrap().is_empty());
-    let s = Server::start_env(env_with(&env, &[], &[]), port);
+    let s = by_default().start();
     assert_eq!(s.get("/readyz", None).status, 200);
 }
 
@@ -508,12 +473,12 @@ fn unreachable_database_is_retried_for_auth_db_startup_wait_then_named() {
     std::fs::write(&not_a_dir, "").expect("write file");
     let sqlite = format!("sqlite://{}/auth.db", not_a_dir.display());
     for url in [UNREACHABLE_PG, sqlite.as_str()] {
-        let env = env_with(
-            &server_env(&TestDb::sqlite(), dir.path(), free_port(), &[]),
-            &[("DATABASE_URL", url), ("AUTH_DB_STARTUP_WAIT", "2s")],
-            &["RUST_LOG"],
-        );
-        let (out, took) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(30));
+        let (out, took) = app()
+            .database_url(url)
+            .env("AUTH_DB_STARTUP_WAIT", "2s")
+            .unset("RUST_LOG")
+            .in_dir(dir.path())
+            .run_until_exit(Duration::from_secs(30));
         assert!(!out.status.success(), "{url}: must exit non-zero");
         assert!(took >= Duration::from_secs(2), "{url}: retried, {took:?}");
         let last = last_stderr_line(&out);
@@ -525,13 +490,9 @@ fn unreachable_database_is_retried_for_auth_db_startup_wait_then_named() {
 /// The contract's default wait is 30 seconds.
 #[test]
 fn unreachable_database_is_retried_for_30_seconds_by_default() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let env = env_with(
-        &server_env(&TestDb::sqlite(), dir.path(), free_port(), &[]),
-        &[("DATABASE_URL", UNREACHABLE_PG)],
-        &[],
-    );
-    let (out, took) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(90));
+    let (out, took) = app()
+        .database_url(UNREACHABLE_PG)
+        .run_until_exit(Duration::from_secs(90));
     assert!(!out.status.success());
     assert!(
         took >= Duration::from_secs(30) && took < Duration::from_secs(60),
@@ -552,7 +513,10 @@ fn database_that_comes_up_during_the_startup_wait_is_used() {
             std::thread::sleep(Duration::from_secs(2));
             pg.allow_connections(true);
         });
-        let s = Server::start_url(&pg.url, &[("AUTH_DB_STARTUP_WAIT", "25s")]);
+        let s = app()
+            .database_url(&pg.url)
+            .env("AUTH_DB_STARTUP_WAIT", "25s")
+            .start();
         assert!(
             started.elapsed() >= Duration::from_secs(2),
             "it waited for the database"
@@ -565,24 +529,23 @@ fn database_that_comes_up_during_the_startup_wait_is_used() {
 fn production_refuses_a_missing_or_weak_secret() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = env_with(
-        &server_env(&db, dir.path(), free_port(), &[]),
-        &[("AUTH_ENV", "production"), ("AUTH_BCRYPT_COST", "10")],
-        &["RUST_LOG"],
-    );
-    let run = |env: &[(String, String)]| run_until_exit(env, dir.path(), &[], EXITS_WITHIN).0;
+    let production = || {
+        app()
+            .db(&db)
+            .env("AUTH_ENV", "production")
+            .env("AUTH_BCRYPT_COST", "10")
+            .unset("RUST_LOG")
+            .in_dir(dir.path())
+    };
+    let run = |server: TestServer| server.run_until_exit(EXITS_WITHIN).0;
 
-    let out = run(&env_with(&base, &[], &["AUTH_JWT_SECRET"]));
+    let out = run(production().unset("AUTH_JWT_SECRET"));
     assert_refused_naming(&out, "AUTH_JWT_SECRET", "no secret");
     let short = "short-but-not-32-bytes-secret";
-    let out = run(&env_with(&base, &[("AUTH_JWT_SECRET", short)], &[]));
+    let out = run(production().env("AUTH_JWT_SECRET", short));
     assert_refused_naming(&out, "AUTH_JWT_SECRET", "a 29-byte secret");
     assert!(!out.stderr.contains(short), "the secret is not echoed");
-    let out = run(&env_with(
-        &base,
-        &[("AUTH_JWT_SECRET", &"a".repeat(40))],
-        &[],
-    ));
+    let out = run(production().env("AUTH_JWT_SECRET", &"a".repeat(40)));
     assert_refused_naming(&out, "AUTH_JWT_SECRET", "40 times the same byte");
     assert!(
         !dir.path().join("data/jwt-secret").exists(),
@@ -590,43 +553,28 @@ fn production_refuses_a_missing_or_weak_secret() {
     );
 
     // Exactly 32 varied bytes is enough.
-    let port = free_port();
     let secret = "0123456789abcdefghijklmnopqrstuv";
     assert_eq!(secret.len(), 32);
-    let s = Server::start_env(
-        env_with(
-            &base,
-            &[
-                ("AUTH_JWT_SECRET", secret),
-                ("AUTH_BIND", &format!("127.0.0.1:{port}")),
-            ],
-            &[],
-        ),
-        port,
-    );
+    let s = production().env("AUTH_JWT_SECRET", secret).start();
     s.user("alice");
 }
 
 #[test]
 fn production_refuses_bcrypt_cost_below_10() {
     let db = TestDb::sqlite();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let base = env_with(
-        &server_env(&db, dir.path(), port, &[]),
-        &[("AUTH_ENV", "production")],
-        &["RUST_LOG"],
-    );
+    let production = || {
+        app()
+            .db(&db)
+            .env("AUTH_ENV", "production")
+            .unset("RUST_LOG")
+    };
     for cost in ["4", "9"] {
-        let (out, _) = run_until_exit(
-            &env_with(&base, &[("AUTH_BCRYPT_COST", cost)], &[]),
-            dir.path(),
-            &[],
-            EXITS_WITHIN,
-        );
+        let (out, _) = production()
+            .env("AUTH_BCRYPT_COST", cost)
+            .run_until_exit(EXITS_WITHIN);
         assert_refused_naming(&out, "AUTH_BCRYPT_COST", &format!("cost {cost}"));
     }
-    let s = Server::start_env(env_with(&base, &[("AUTH_BCRYPT_COST", "10")], &[]), port);
+    let s = production().env("AUTH_BCRYPT_COST", "10").start();
     assert_eq!(s.get("/healthz", None).status, 200);
 }
 
@@ -635,7 +583,7 @@ fn production_refuses_bcrypt_cost_below_10() {
 fn development_starts_with_a_short_secret_and_warns() {
     let db = TestDb::sqlite();
     let short = "dev-secret";
-    let s = Server::start_with(&db, &[("AUTH_JWT_SECRET", short)]);
+    let s = app().db(&db).env("AUTH_JWT_SECRET", short).start();
     let (_, access, _) = s.user("alice");
     assert_eq!(s.get("/api/me/", Some(&access)).status, 200);
     let log = s.log();
@@ -669,11 +617,7 @@ fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
     let not_a_dir = path(&a_file.join("data"));
     let mixed_public = format!("{es_public},{ed_public}");
 
-    let base = env_with(
-        &server_env(&db, dir.path(), free_port(), &[]),
-        &[],
-        &["RUST_LOG"],
-    );
+    let base = || app().db(&db).unset("RUST_LOG").in_dir(dir.path());
     // (the variable named, the variables set, the variables unset)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
     // the common case: one variable with a bad value, named in the error
@@ -775,8 +719,8 @@ fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
     ];
     let mut failures = Vec::new();
     for (variable, set, unset) in &cases {
-        let env = env_with(&base, set, unset);
-        let (out, _) = run_until_exit(&env, dir.path(), &[], EXITS_WITHIN);
+        let server = unset.iter().fold(base().envs(set), |s, name| s.unset(name));
+        let (out, _) = server.run_until_exit(EXITS_WITHIN);
         let lines = stderr_lines(&out);
         if out.status.success() || lines.len() != 1 || !lines[0].contains(variable) {
             failures.push(format!(
@@ -795,11 +739,7 @@ fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
 
     // The same base environment does start: the refusals above are the
     // variables', not the base's.
-    let port = free_port();
-    let s = Server::start_env(
-        env_with(&base, &[("AUTH_BIND", &format!("127.0.0.1:{port}"))], &[]),
-        port,
-    );
+    let s = base().start();
     assert_eq!(s.get("/healthz", None).status, 200);
 }
 
@@ -807,11 +747,12 @@ fn every_invalid_setting_stops_start_up_with_one_line_naming_it() {
 #[test]
 fn a_taken_port_is_reported_against_auth_bind() {
     let db = TestDb::sqlite();
-    let dir = tempfile::tempdir().expect("temp dir");
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port();
-    let env = server_env(&db, dir.path(), port, &[]);
-    let (out, _) = run_until_exit(&env, dir.path(), &[], Duration::from_secs(30));
+    let (out, _) = app()
+        .db(&db)
+        .port(port)
+        .run_until_exit(Duration::from_secs(30));
     assert!(!out.status.success());
     assert!(
         last_stderr_line(&out).contains("AUTH_BIND"),

@@ -1,15 +1,14 @@
 //! Registration and the current user's account, through the real server on
 //! SQLite and on PostgreSQL.
 
-mod common;
-
-use common::{assert_user_shape, Server, PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
-use test_support::{backend_tests, TestDb};
+use test_support::{assert_user_shape, backend_tests, Server, TestDb, PASSWORD};
+
+use crate::app;
 
 fn register_returns_the_new_user(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let r = s.post(
         "/api/register/",
         json!({"username": "alice", "password": PASSWORD}),
@@ -40,7 +39,7 @@ fn register_returns_the_new_user(db: &TestDb) {
 }
 
 fn register_refuses_taken_usernames(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.register("alice", PASSWORD);
     s.post(
         "/api/register/",
@@ -77,7 +76,10 @@ fn a_trusted_proxys_resend_of_a_registration_gets_the_same_user(db: &TestDb) {
         )
     };
 
-    let proxied = Server::start_with(db, &[("AUTH_TRUSTED_PROXIES", "127.0.0.1")]);
+    let proxied = app()
+        .db(db)
+        .env("AUTH_TRUSTED_PROXIES", "127.0.0.1")
+        .start();
     let first = register_as(&proxied, "alice", rid);
     assert_eq!(first.status, 201, "{}", first.text);
     let resent = register_as(&proxied, "alice", rid);
@@ -92,13 +94,13 @@ fn a_trusted_proxys_resend_of_a_registration_gets_the_same_user(db: &TestDb) {
         .assert_error(409, "username_taken");
 
     // from anyone else the header means nothing
-    let direct = Server::start(db);
+    let direct = app().db(db).start();
     assert_eq!(register_as(&direct, "carol", rid).status, 201);
     register_as(&direct, "carol", rid).assert_error(409, "username_taken");
 }
 
 fn register_applies_the_password_policy(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let refused = |username: &str, password: &str| {
         let r = s.post(
             "/api/register/",
@@ -136,7 +138,7 @@ fn register_applies_the_password_policy(db: &TestDb) {
 }
 
 fn register_validates_username_and_email(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     for bad in [
         "",
         "with space",
@@ -204,7 +206,7 @@ fn register_validates_username_and_email(db: &TestDb) {
 }
 
 fn registration_can_be_turned_off(db: &TestDb) {
-    let s = Server::start_with(db, &[("AUTH_ALLOW_REGISTRATION", "false")]);
+    let s = app().db(db).env("AUTH_ALLOW_REGISTRATION", "false").start();
     s.post(
         "/api/register/",
         json!({"username": "alice", "password": PASSWORD}),
@@ -216,7 +218,7 @@ fn registration_can_be_turned_off(db: &TestDb) {
 }
 
 fn me_returns_the_current_user(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (id, access, _) = s.user("alice");
     let r = s.get("/api/me/", Some(&access));
     assert_eq!(r.status, 200, "{}", r.text);
@@ -234,7 +236,7 @@ fn me_returns_the_current_user(db: &TestDb) {
 }
 
 fn logins_update_last_login(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     s.register("alice", PASSWORD);
     let (access, _) = s.login("alice", PASSWORD);
     let first = s.get("/api/me/", Some(&access)).body["last_login"]
@@ -258,7 +260,7 @@ fn logins_update_last_login(db: &TestDb) {
 }
 
 fn password_change_revokes_every_session(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access1, refresh1) = s.user("alice");
     let (access2, refresh2) = s.login("alice", PASSWORD);
     let (_, bob_access, _) = s.user("bob");
@@ -292,7 +294,7 @@ fn password_change_revokes_every_session(db: &TestDb) {
 }
 
 fn password_change_checks_both_passwords(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access, _) = s.user("alice");
     let change = |body: Value| s.post_auth("/api/me/password/", &access, Some(body));
     change(json!({"old_password": "not my password", "new_password": "a brand new passphrase"}))
@@ -320,7 +322,7 @@ fn password_change_checks_both_passwords(db: &TestDb) {
 }
 
 fn logout_all_revokes_every_session(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let (_, access1, refresh1) = s.user("alice");
     let (access2, refresh2) = s.login("alice", PASSWORD);
     let r = s.post_auth("/api/logout/all/", &access1, None);

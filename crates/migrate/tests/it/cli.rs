@@ -1,37 +1,23 @@
-//! The `migrate` binary of ../shared/API.md on both backends: it applies the
+//! The `migrate` binary of docs/API.md on both backends: it applies the
 //! pending migrations to DATABASE_URL (creating an SQLite file if needed),
 //! `status` lists them with their state, `revert` rolls back the newest, and
 //! an unreachable database is one line that names DATABASE_URL and never
 //! shows its password.
 
 use std::path::Path;
-use std::process::Command;
 
 use domain::migrations;
-use test_support::{backend_tests, TestDb};
+use test_support::{backend_tests, Output, Program, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_migrate");
-
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
+use crate::BIN;
 
 /// Run `migrate` with exactly `env`, in `dir` (so no stray `.env` is read).
 fn migrate(env: &[(&str, &str)], dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .env_clear()
-        .envs(env.iter().copied())
+    Program::new(BIN)
+        .envs(env)
         .current_dir(dir)
         .args(args)
-        .output()
-        .expect("run migrate");
-    Output {
-        success: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .output(None)
 }
 
 fn migrate_db(db: &TestDb, args: &[&str]) -> Output {
@@ -39,9 +25,10 @@ fn migrate_db(db: &TestDb, args: &[&str]) -> Output {
     let url = db.url_string();
     let out = migrate(&[("DATABASE_URL", &url)], dir.path(), args);
     assert!(
-        out.success,
+        out.success(),
         "migrate {args:?}: stdout {}\nstderr {}",
-        out.stdout, out.stderr
+        out.stdout,
+        out.stderr
     );
     out
 }
@@ -131,7 +118,7 @@ fn creates_the_sqlite_file_and_its_folders() {
     let file = dir.path().join("deep/er/auth.db");
     let url = format!("sqlite://{}", file.display());
     let out = migrate(&[("DATABASE_URL", &url)], dir.path(), &[]);
-    assert!(out.success, "{}", out.stderr);
+    assert!(out.success(), "{}", out.stderr);
     assert!(file.is_file(), "made {}", file.display());
 }
 
@@ -141,16 +128,16 @@ fn creates_the_sqlite_file_and_its_folders() {
 fn defaults_to_the_embedded_database_in_the_data_dir() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = migrate(&[], dir.path(), &[]);
-    assert!(out.success, "{}", out.stderr);
+    assert!(out.success(), "{}", out.stderr);
     assert!(dir.path().join("data/auth.db").is_file());
 
     let out = migrate(&[("AUTH_DATA_DIR", "elsewhere")], dir.path(), &[]);
-    assert!(out.success, "{}", out.stderr);
+    assert!(out.success(), "{}", out.stderr);
     assert!(dir.path().join("elsewhere/auth.db").is_file());
 }
 
 fn assert_one_line_naming_database_url(out: &Output, what: &str) {
-    assert!(!out.success, "{what}: must fail");
+    assert!(!out.success(), "{what}: must fail");
     let lines: Vec<&str> = out
         .stderr
         .lines()
@@ -195,11 +182,11 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/auth.db", dir.path().display());
     let spawn = |stdout: Stdio| {
-        Command::new(BIN)
-            .env_clear()
+        Program::new(BIN)
             .env("DATABASE_URL", &url)
             .current_dir(dir.path())
-            .arg("status")
+            .args(&["status"])
+            .command()
             .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()

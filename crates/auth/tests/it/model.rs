@@ -3,14 +3,14 @@
 //! reactivation must give the outcomes of a small in-memory model of the
 //! contract's rules, and leave the database in the state the model predicts.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use auth::{Authority, TokenError, TokenSettings};
 use chrono::{DateTime, Duration, Utc};
 use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User, UserFlags, UserId};
 use proptest::prelude::*;
+use test_support::codecs::authority;
+use test_support::users::add_user_at;
 use test_support::TestDb;
 
 const USERS: usize = 2;
@@ -164,11 +164,11 @@ struct Real {
 
 impl Real {
     fn new(conn: &mut DbConnection) -> Self {
-        let authority = common::authority(TokenSettings::default());
+        let authority = authority(TokenSettings::default());
         let now = Utc::now();
         // active, not admin, password last changed at the start of the clock
         let users = (0..USERS)
-            .map(|i| common::add_user_at(conn, &format!("user{i}"), false, now))
+            .map(|i| add_user_at(conn, &format!("user{i}"), false, now))
             .collect();
         Self {
             authority,

@@ -1,20 +1,22 @@
-//! The operations part of ../shared/API.md through the real server: health and
+//! The operations part of docs/API.md through the real server: health and
 //! readiness (with the database really cut off), JWKS and key rotation,
 //! the OpenAPI document, Prometheus metrics, 405/404/413, the Authorization
 //! header rules and draining on SIGTERM.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{claims, generate_key, header, signal, KeyFiles, PgDatabase, Resp, Server, PASSWORD};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::Method;
 use serde_json::{json, Value};
-use test_support::{backend_tests, TestDb};
+use test_support::jwt::{claims, header};
+use test_support::keyfiles::{generate_key, KeyFiles};
+use test_support::process::signal;
+use test_support::{backend_tests, PgDatabase, Resp, Server, TestDb, PASSWORD};
+
+use crate::app;
 
 /// How long a 503 may take when AUTH_DB_TIMEOUT is 1 s: a correctness bound
 /// (the request must not hang), not a performance target.
@@ -29,7 +31,7 @@ fn timed(f: impl FnOnce() -> Resp) -> (Resp, Duration) {
 // ---------------------------------------------------------------- health
 
 fn healthz_and_readyz_answer_ok(db: &TestDb) {
-    let s = Server::start(db);
+    let s = app().db(db).start();
     let r = s.get("/healthz", None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"status": "ok"}));
@@ -48,7 +50,10 @@ fn healthz_and_readyz_answer_ok(db: &TestDb) {
 #[test]
 fn postgres_outage_gives_503_unavailable_then_recovers_without_restart() {
     let pg = PgDatabase::create();
-    let mut s = Server::start_url(&pg.url, &[("AUTH_DB_TIMEOUT", "1s")]);
+    let mut s = app()
+        .database_url(&pg.url)
+        .env("AUTH_DB_TIMEOUT", "1s")
+        .start();
     let (_, access, refresh) = s.user("alice");
     assert_eq!(s.get("/readyz", None).status, 200);
 
@@ -99,7 +104,7 @@ fn postgres_outage_gives_503_unavailable_then_recovers_without_restart() {
 fn sqlite_write_lock_held_elsewhere_gives_503_unavailable_then_recovers() {
     use diesel::connection::SimpleConnection;
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let (_, _, refresh) = s.user("alice");
 
     let mut holder = db.connect();
@@ -130,7 +135,7 @@ fn sqlite_write_lock_held_elsewhere_gives_503_unavailable_then_recovers() {
 fn a_database_error_is_500_internal_and_leaks_no_details() {
     use diesel::connection::SimpleConnection;
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let (_, access, refresh) = s.user("alice");
     db.connect()
         .batch_execute("DROP TABLE refresh_tokens; DROP TABLE sessions;")
@@ -205,7 +210,7 @@ fn jwks_kids(set: &Value) -> Vec<String> {
 fn jwks_is_empty_for_hmac() {
     for alg in ["HS256", "HS384", "HS512"] {
         let db = TestDb::sqlite();
-        let s = Server::start_with(&db, &[("AUTH_JWT_ALGORITHM", alg)]);
+        let s = app().db(&db).env("AUTH_JWT_ALGORITHM", alg).start();
         assert_eq!(jwks(&s), json!({"keys": []}), "{alg}");
         let (_, access, _) = s.user("alice");
         let h = header(&access);
@@ -230,13 +235,13 @@ fn jwks_publishes_the_signing_key_of_each_asymmetric_algorithm() {
     for (alg, algorithm, kty) in ASYMMETRIC {
         let key = generate_key(keys.path(), alg, alg);
         let db = TestDb::sqlite();
-        let s = Server::start_with(
-            &db,
-            &[
+        let s = app()
+            .db(&db)
+            .envs(&[
                 ("AUTH_JWT_ALGORITHM", alg),
                 ("AUTH_JWT_PRIVATE_KEY_FILE", key.private.to_str().unwrap()),
-            ],
-        );
+            ])
+            .start();
         let set = jwks(&s);
         let published = set["keys"].as_array().expect("keys");
         assert_eq!(published.len(), 1, "{alg}: {set}");
@@ -292,7 +297,7 @@ fn key_rotation_keeps_old_tokens_valid_while_the_old_keys_are_listed() {
             if !earlier.is_empty() {
                 env.push(("AUTH_JWT_PUBLIC_KEY_FILES", listed.as_str()));
             }
-            Server::start_with(&db, &env)
+            app().db(&db).envs(&env).start()
         };
         let kid = |token: &str| header(token)["kid"].as_str().expect("kid").to_owned();
 
@@ -394,7 +399,7 @@ const OPERATIONS_ROUTES: [(&str, &str); 5] = [
 #[test]
 fn openapi_documents_every_route_with_its_trailing_slash() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let r = s.get("/api/openapi.json", None);
     assert_eq!(r.status, 200, "{}", r.text);
     let doc = r.body;
@@ -561,7 +566,7 @@ impl Metrics {
 #[test]
 fn metrics_count_requests_latencies_and_auth_outcomes() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let (before, _) = Metrics::read(&s);
     assert_eq!(
         before.get("auth_refresh_reuse_detected_total", &[]),
@@ -661,7 +666,7 @@ fn metrics_count_requests_latencies_and_auth_outcomes() {
 #[test]
 fn metrics_count_both_spellings_of_a_path_under_the_contracts_route() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     s.post("/api/token", json!({})).assert_error(400, "invalid");
     s.post("/api/token/", json!({}))
         .assert_error(400, "invalid");
@@ -683,7 +688,7 @@ fn metrics_count_both_spellings_of_a_path_under_the_contracts_route() {
 #[test]
 fn other_methods_get_405_before_authentication() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let cases = [
         (Method::DELETE, "/api/me/"),
         (Method::DELETE, "/api/me"),
@@ -722,7 +727,7 @@ fn other_methods_get_405_before_authentication() {
 #[test]
 fn unknown_paths_get_404_in_the_envelope() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     for (method, path) in [
         (Method::GET, "/nope"),
         (Method::GET, "/"),
@@ -740,7 +745,7 @@ fn unknown_paths_get_404_in_the_envelope() {
 #[test]
 fn oversize_json_bodies_get_413() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let big = serde_json::to_vec(&json!({
         "username": "a".repeat(64 * 1024),
         "password": PASSWORD,
@@ -766,7 +771,7 @@ fn me_with_authorization(s: &Server, value: &str) -> Resp {
 #[test]
 fn authorization_header_rules_on_protected_routes() {
     let db = TestDb::sqlite();
-    let s = Server::start(&db);
+    let s = app().db(&db).start();
     let (_, access, refresh) = s.user("alice");
 
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
@@ -838,7 +843,7 @@ fn authorization_header_rules_on_protected_routes() {
 /// milliseconds, so the logins are certainly in flight when the signal lands.
 fn sigterm_drains_in_flight_requests_and_exits_0(db: &TestDb) {
     const LOGINS: usize = 4;
-    let mut s = Server::start_with(db, &[("AUTH_BCRYPT_COST", "12")]);
+    let mut s = app().db(db).env("AUTH_BCRYPT_COST", "12").start();
     s.register("alice", PASSWORD);
     let url = s.url("/api/token/");
     let start = std::sync::Arc::new(std::sync::Barrier::new(LOGINS + 1));

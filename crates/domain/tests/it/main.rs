@@ -1,0 +1,6 @@
+//! The domain crate's integration tests, one binary: every query and the
+//! migrations, each body run on a real SQLite file and a real PostgreSQL
+//! schema (`test_support::backend_tests!`).
+
+mod migrations;
+mod queries;

@@ -1,0 +1,7 @@
+//! The migrate binary's integration tests, one binary, run as an operator
+//! runs it (`test_support::Program`) on both backends.
+
+mod cli;
+
+/// The binary this crate built.
+const BIN: &str = env!("CARGO_BIN_EXE_migrate");
