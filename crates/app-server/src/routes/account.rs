@@ -8,7 +8,7 @@ use domain::{CreateUserError, NewUser, User};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::extract::{CurrentUser, ProxyRequestId};
+use crate::extract::{CurrentUser, ProxyRequestId, UserWithBody};
 use crate::requests::{PasswordChangeRequest, RegisterRequest};
 use crate::state::AppState;
 use crate::views::UserView;
@@ -98,10 +98,12 @@ pub async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
 )]
 pub async fn change_password(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
-    body: web::Json<Value>,
+    UserWithBody {
+        user: CurrentUser(user),
+        body,
+    }: UserWithBody<CurrentUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = PasswordChangeRequest::parse(body.into_inner(), &user.username)?;
+    let request = PasswordChangeRequest::parse(body, &user.username)?;
     if !state
         .hashing
         .verify(request.old_password, user.password_hash.clone())
