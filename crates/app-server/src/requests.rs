@@ -12,8 +12,9 @@ use crate::extract::Form;
 
 #[derive(ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1)]
     pub username: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub password: SecretString,
 }
 
@@ -30,6 +31,7 @@ impl LoginRequest {
 /// `{"refresh"}` of the refresh and blacklist endpoints.
 #[derive(ToSchema)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1)]
     pub refresh: String,
 }
 
@@ -44,6 +46,7 @@ impl RefreshRequest {
 
 #[derive(ToSchema)]
 pub struct VerifyRequest {
+    #[schema(min_length = 1)]
     pub token: String,
 }
 
@@ -58,11 +61,17 @@ impl VerifyRequest {
 
 #[derive(ToSchema)]
 pub struct RegisterRequest {
-    /// 1 to 150 letters, digits and @.+-_
+    /// 1 to 150 Unicode letters, digits and @.+-_ (Django's
+    /// UnicodeUsernameValidator), compared case-sensitively
+    #[schema(min_length = 1, max_length = 150)]
     pub username: String,
-    /// At least 8 characters, at most 72 bytes, not common, not the username
-    #[schema(value_type = String, format = Password)]
+    /// At least 8 characters, at most 72 bytes in UTF-8, not one of the
+    /// common passwords, not the username
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
     pub password: SecretString,
+    /// At most 254 characters with one @ between non-empty parts, no
+    /// whitespace or control characters; empty or null means none
+    #[schema(max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -94,9 +103,10 @@ impl RegisterRequest {
 
 #[derive(ToSchema)]
 pub struct PasswordChangeRequest {
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub old_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    /// The password policy of registration
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
     pub new_password: SecretString,
 }
 
@@ -120,7 +130,10 @@ impl PasswordChangeRequest {
 /// The admin-editable flags; an absent flag is left as it is.
 #[derive(ToSchema)]
 pub struct UserPatch {
+    // may be absent, never null: typed as the flag itself
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     pub is_admin: Option<bool>,
 }
 

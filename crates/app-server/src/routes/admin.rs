@@ -72,8 +72,8 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
     tag = "admin",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, default 50, at most 500"),
-        ("offset" = Option<i64>, Query, description = "Users to skip, default 0"),
+        ("limit" = Option<i64>, Query, minimum = 0, description = "Page size, default 50; a larger one is taken as 500"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Users to skip, default 0"),
     ),
     responses(
         (status = 200, description = "A page of users ordered by id", body = UserList),

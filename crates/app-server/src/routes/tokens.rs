@@ -35,7 +35,6 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
         (status = 200, description = "A new session's tokens", body = TokenPairView),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
         (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user", body = crate::views::ErrorBody),
-        (status = 415, description = "Not JSON", body = crate::views::ErrorBody),
         (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
     )
 )]
