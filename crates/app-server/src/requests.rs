@@ -11,6 +11,7 @@ use crate::errors::ApiError;
 use crate::extract::Form;
 
 #[derive(ToSchema)]
+#[schema(examples(json!({"username": "alice", "password": "correct horse battery staple"})))]
 pub struct LoginRequest {
     #[schema(min_length = 1)]
     pub username: String,
@@ -30,6 +31,7 @@ impl LoginRequest {
 
 /// `{"refresh"}` of the refresh and blacklist endpoints.
 #[derive(ToSchema)]
+#[schema(examples(json!({"refresh": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
 pub struct RefreshRequest {
     #[schema(min_length = 1)]
     pub refresh: String,
@@ -45,6 +47,7 @@ impl RefreshRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
 pub struct VerifyRequest {
     #[schema(min_length = 1)]
     pub token: String,
@@ -60,6 +63,11 @@ impl VerifyRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({
+    "username": "alice",
+    "password": "correct horse battery staple",
+    "email": "alice@example.com"
+})))]
 pub struct RegisterRequest {
     /// 1 to 150 Unicode letters, digits and @.+-_ (Django's
     /// UnicodeUsernameValidator), compared case-sensitively
@@ -71,7 +79,7 @@ pub struct RegisterRequest {
     pub password: SecretString,
     /// At most 254 characters with one @ between non-empty parts, no
     /// whitespace or control characters; empty or null means none
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, pattern = "^([^@]+@[^@]+)?$")]
     pub email: Option<String>,
 }
 
@@ -102,6 +110,10 @@ impl RegisterRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({
+    "old_password": "correct horse battery staple",
+    "new_password": "another horse, another battery"
+})))]
 pub struct PasswordChangeRequest {
     #[schema(value_type = String, format = Password, min_length = 1)]
     pub old_password: SecretString,
@@ -129,6 +141,7 @@ impl PasswordChangeRequest {
 
 /// The admin-editable flags; an absent flag is left as it is.
 #[derive(ToSchema)]
+#[schema(examples(json!({"is_active": false})))]
 pub struct UserPatch {
     // may be absent, never null: typed as the flag itself
     #[schema(value_type = bool, required = false)]
