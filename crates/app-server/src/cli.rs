@@ -76,8 +76,7 @@ pub fn main() -> ExitCode {
             username,
             admin,
             email,
-        } => config()
-            .and_then(|config| create_user(&config, &username, admin, email.as_deref())),
+        } => config().and_then(|config| create_user(&config, &username, admin, email.as_deref())),
         Command::FlushExpiredTokens => config().and_then(|config| flush_expired_tokens(&config)),
         // The document does not depend on the configuration.
         Command::Openapi => print_openapi(),

@@ -120,11 +120,14 @@ mod tests {
     }
 
     async fn status(content_type: &str, body: &'static str) -> StatusCode {
-        let app = test::init_service(App::new().route(
-            "/",
-            web::post().to(|_: UserWithBody<SlowRefusal>| async { HttpResponse::NoContent() }),
-        ))
-        .await;
+        let app =
+            test::init_service(App::new().route(
+                "/",
+                web::post().to(|_: UserWithBody<SlowRefusal>| async {
+                    HttpResponse::NoContent().finish()
+                }),
+            ))
+            .await;
         let request = test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", content_type))

@@ -13,7 +13,9 @@ use super::*;
 const REGENERATE: &str = "cargo run -p app-server -- openapi > docs/openapi.json";
 
 fn repository_file(path: &str) -> String {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path);
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
 }
 
@@ -291,7 +293,9 @@ fn the_contracts_tables_are_the_documents_operations() {
                 assert_eq!(listed, required, "{label}: {name} required");
             }
         }
-        let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());
+        let secured = operation["security"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty());
         assert_eq!(
             secured,
             row.cell("auth").is_some_and(|a| a.starts_with("Bearer")),
