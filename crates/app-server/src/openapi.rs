@@ -3,6 +3,7 @@
 //! tests below fail when the two differ.
 
 use actix_web::http::Method;
+use utoipa::openapi::link::Link;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,7 +29,7 @@ use crate::views;
         requests::RegisterRequest, requests::PasswordChangeRequest, requests::UserPatch,
         views::TokenPairView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
     )),
-    modifiers(&BearerScheme, &BodyRefusals),
+    modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
 )]
 pub struct ApiDoc;
 
@@ -91,6 +92,69 @@ fn add_error_response(operation: &mut Operation, status: &str, description: &str
         .responses
         .responses
         .insert(status.to_owned(), RefOr::T(response));
+}
+
+/// utoipa 5.5 writes a Link's fields as `operation_id` and `request_body`,
+/// names no OpenAPI tool reads (the specification's are `operationId` and
+/// `requestBody`): each response's links are written again here, under the
+/// specification's names, as the response's one extension field `links`.
+struct LinkFieldNames;
+
+impl Modify for LinkFieldNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+        });
+        for operation in operations {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if response.links.is_empty() {
+                    continue;
+                }
+                let links: serde_json::Map<String, serde_json::Value> =
+                    std::mem::take(&mut response.links)
+                        .into_iter()
+                        .filter_map(|(name, link)| match link {
+                            RefOr::T(link) => Some((name, link_json(link))),
+                            RefOr::Ref(_) => None,
+                        })
+                        .collect();
+                response
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("links".to_owned(), links.into());
+            }
+        }
+    }
+}
+
+fn link_json(link: Link) -> serde_json::Value {
+    let mut json = serde_json::Map::new();
+    if !link.operation_id.is_empty() {
+        json.insert("operationId".to_owned(), link.operation_id.into());
+    }
+    if let Some(body) = link.request_body {
+        json.insert("requestBody".to_owned(), body);
+    }
+    if !link.parameters.is_empty() {
+        json.insert(
+            "parameters".to_owned(),
+            link.parameters.into_iter().collect(),
+        );
+    }
+    if !link.description.is_empty() {
+        json.insert("description".to_owned(), link.description.into());
+    }
+    json.into()
 }
 
 /// One of each error the API answers with, for the document's list of codes.

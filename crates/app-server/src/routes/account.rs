@@ -20,7 +20,12 @@ use crate::views::UserView;
     tag = "account",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "The new user", body = UserView),
+        (status = 201, description = "The new user", body = UserView, links(
+            ("LogIn" = (operation_id = "obtain", request_body = json!({
+                "username": "$response.body#/username",
+                "password": "$request.body#/password"
+            }))),
+        )),
         (status = 400, description = "Bad username, email or password (see `fields`)", body = crate::views::ErrorBody),
         (status = 403, description = "Registration is off", body = crate::views::ErrorBody),
         (status = 409, description = "`username_taken`", body = crate::views::ErrorBody),
