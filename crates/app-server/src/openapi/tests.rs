@@ -328,3 +328,34 @@ fn the_contracts_tables_are_the_documents_operations() {
         }
     }
 }
+
+#[test]
+fn every_link_leads_to_an_operation_of_the_document() {
+    let doc = generated();
+    let operations = doc["paths"].as_object().expect("paths").values();
+    let operations: Vec<&Value> = operations
+        .flat_map(|item| item.as_object().expect("a path item").values())
+        .collect();
+    let ids: BTreeSet<&str> = operations
+        .iter()
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let mut links = 0;
+    for operation in &operations {
+        let responses = operation["responses"].as_object().expect("responses");
+        for link in responses
+            .values()
+            .filter_map(|r| r["links"].as_object())
+            .flat_map(|l| l.values())
+        {
+            links += 1;
+            let target = link["operationId"].as_str().expect("operationId, so named");
+            assert!(ids.contains(target), "a link to {target}: {link}");
+            assert!(link["requestBody"].is_object(), "{link}");
+        }
+    }
+    assert!(
+        links >= 8,
+        "login, refresh and registration lead on: {links}"
+    );
+}
