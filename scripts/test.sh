@@ -21,6 +21,7 @@ fi
 echo "test.sh: PostgreSQL for tests at $TEST_DATABASE_URL"
 
 cargo test --workspace --locked
+scripts/schemathesis.sh  # the live server against the committed docs/openapi.json
 
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh

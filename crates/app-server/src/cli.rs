@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `create-user`, `flush-expired-tokens`.
+//! The command line: `serve` (the default), `create-user`, `flush-expired-tokens`,
+//! `openapi`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Command {
     },
     /// Delete expired refresh-token records, sessions and login-failure windows
     FlushExpiredTokens,
+    /// Print the OpenAPI document that /api/openapi.json serves (docs/openapi.json)
+    Openapi,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,27 +52,35 @@ enum CliError {
     Refused(String),
     #[error("database error: {0}")]
     Database(#[from] domain::QueryError),
+    #[error("cannot write to standard output: {0}")]
+    Output(#[from] std::io::Error),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a broken one shows up as missing settings.
     let _ = dotenvy::dotenv();
-    let result = Config::from_process_env()
-        .map_err(StartupError::from)
-        .map_err(CliError::from)
-        .inspect(init_logger)
-        .and_then(|config| match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => actix_web::rt::System::new()
+    let config = || {
+        Config::from_process_env()
+            .map_err(StartupError::from)
+            .map_err(CliError::from)
+            .inspect(init_logger)
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => config().and_then(|config| {
+            actix_web::rt::System::new()
                 .block_on(server::serve(config))
-                .map_err(CliError::from),
-            Command::CreateUser {
-                username,
-                admin,
-                email,
-            } => create_user(&config, &username, admin, email.as_deref()),
-            Command::FlushExpiredTokens => flush_expired_tokens(&config),
-        });
+                .map_err(CliError::from)
+        }),
+        Command::CreateUser {
+            username,
+            admin,
+            email,
+        } => config().and_then(|config| create_user(&config, &username, admin, email.as_deref())),
+        Command::FlushExpiredTokens => config().and_then(|config| flush_expired_tokens(&config)),
+        // The document does not depend on the configuration.
+        Command::Openapi => print_openapi(),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -160,5 +171,13 @@ fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
         "deleted {} expired refresh-token records, {} expired sessions, {} ended login-failure windows",
         counts.refresh_tokens, counts.sessions, windows
     );
+    Ok(())
+}
+
+fn print_openapi() -> Result<(), CliError> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(&crate::openapi::document_json())?;
     Ok(())
 }

@@ -11,9 +11,11 @@ use crate::errors::ApiError;
 use crate::extract::Form;
 
 #[derive(ToSchema)]
+#[schema(examples(json!({"username": "alice", "password": "correct horse battery staple"})))]
 pub struct LoginRequest {
+    #[schema(min_length = 1)]
     pub username: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub password: SecretString,
 }
 
@@ -29,7 +31,9 @@ impl LoginRequest {
 
 /// `{"refresh"}` of the refresh and blacklist endpoints.
 #[derive(ToSchema)]
+#[schema(examples(json!({"refresh": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
 pub struct RefreshRequest {
+    #[schema(min_length = 1)]
     pub refresh: String,
 }
 
@@ -43,7 +47,9 @@ impl RefreshRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
 pub struct VerifyRequest {
+    #[schema(min_length = 1)]
     pub token: String,
 }
 
@@ -57,12 +63,23 @@ impl VerifyRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({
+    "username": "alice",
+    "password": "correct horse battery staple",
+    "email": "alice@example.com"
+})))]
 pub struct RegisterRequest {
-    /// 1 to 150 letters, digits and @.+-_
+    /// 1 to 150 Unicode letters, digits and @.+-_ (Django's
+    /// UnicodeUsernameValidator), compared case-sensitively
+    #[schema(min_length = 1, max_length = 150)]
     pub username: String,
-    /// At least 8 characters, at most 72 bytes, not common, not the username
-    #[schema(value_type = String, format = Password)]
+    /// At least 8 characters, at most 72 bytes in UTF-8, not one of the
+    /// common passwords, not the username
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
     pub password: SecretString,
+    /// At most 254 characters with one @ between non-empty parts, no
+    /// whitespace or control characters; empty or null means none
+    #[schema(max_length = 254, pattern = "^([^@]+@[^@]+)?$")]
     pub email: Option<String>,
 }
 
@@ -93,10 +110,15 @@ impl RegisterRequest {
 }
 
 #[derive(ToSchema)]
+#[schema(examples(json!({
+    "old_password": "correct horse battery staple",
+    "new_password": "another horse, another battery"
+})))]
 pub struct PasswordChangeRequest {
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub old_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    /// The password policy of registration
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
     pub new_password: SecretString,
 }
 
@@ -119,8 +141,12 @@ impl PasswordChangeRequest {
 
 /// The admin-editable flags; an absent flag is left as it is.
 #[derive(ToSchema)]
+#[schema(examples(json!({"is_active": false})))]
 pub struct UserPatch {
+    // may be absent, never null: typed as the flag itself
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     pub is_admin: Option<bool>,
 }
 

@@ -1,5 +1,7 @@
 //! Response bodies.
 
+use std::collections::BTreeMap;
+
 use chrono::SecondsFormat;
 use domain::time::{from_db, Timestamp};
 use domain::User;
@@ -11,12 +13,16 @@ use utoipa::ToSchema;
 pub struct UserView {
     pub id: i64,
     pub username: String,
+    // always present, null when there is none
+    #[schema(required = true)]
     pub email: Option<String>,
     pub is_admin: bool,
     pub is_active: bool,
-    /// RFC 3339
+    /// RFC 3339, in UTC
+    #[schema(format = DateTime)]
     pub date_joined: String,
-    /// RFC 3339, null before the first login
+    /// RFC 3339 in UTC, null before the first login
+    #[schema(format = DateTime, required = true)]
     pub last_login: Option<String>,
 }
 
@@ -49,6 +55,7 @@ pub struct TokenPairView {
     pub access: String,
     /// Absent when refresh tokens are not rotated.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     pub refresh: Option<String>,
 }
 
@@ -64,8 +71,13 @@ pub struct Status {
 /// The error envelope of every status >= 400.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// A human sentence
     pub detail: String,
+    /// The machine code, one per status (docs/API.md, Conventions)
+    #[schema(schema_with = crate::openapi::error_code_schema)]
     pub code: String,
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Validation errors: the messages of each refused field
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = BTreeMap<String, Vec<String>>, required = false)]
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
 }

@@ -8,7 +8,7 @@ use domain::{CreateUserError, NewUser, User};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::extract::{CurrentUser, ProxyRequestId};
+use crate::extract::{CurrentUser, ProxyRequestId, UserWithBody};
 use crate::requests::{PasswordChangeRequest, RegisterRequest};
 use crate::state::AppState;
 use crate::views::UserView;
@@ -20,7 +20,12 @@ use crate::views::UserView;
     tag = "account",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "The new user", body = UserView),
+        (status = 201, description = "The new user", body = UserView, links(
+            ("LogIn" = (operation_id = "obtain", request_body = json!({
+                "username": "$response.body#/username",
+                "password": "$request.body#/password"
+            }))),
+        )),
         (status = 400, description = "Bad username, email or password (see `fields`)", body = crate::views::ErrorBody),
         (status = 403, description = "Registration is off", body = crate::views::ErrorBody),
         (status = 409, description = "`username_taken`", body = crate::views::ErrorBody),
@@ -98,10 +103,12 @@ pub async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
 )]
 pub async fn change_password(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
-    body: web::Json<Value>,
+    UserWithBody {
+        user: CurrentUser(user),
+        body,
+    }: UserWithBody<CurrentUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = PasswordChangeRequest::parse(body.into_inner(), &user.username)?;
+    let request = PasswordChangeRequest::parse(body, &user.username)?;
     if !state
         .hashing
         .verify(request.old_password, user.password_hash.clone())

@@ -3,10 +3,9 @@
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use domain::{User, UserFlags, UserId};
-use serde_json::Value;
 
 use crate::errors::{ApiError, FieldErrors};
-use crate::extract::AdminUser;
+use crate::extract::{AdminUser, UserWithBody};
 use crate::requests::UserPatch;
 use crate::state::AppState;
 use crate::views::{UserList, UserView};
@@ -73,8 +72,8 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
     tag = "admin",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, default 50, at most 500"),
-        ("offset" = Option<i64>, Query, description = "Users to skip, default 0"),
+        ("limit" = Option<i64>, Query, minimum = 0, description = "Page size, default 50; a larger one is taken as 500"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Users to skip, default 0"),
     ),
     responses(
         (status = 200, description = "A page of users ordered by id", body = UserList),
@@ -118,16 +117,15 @@ pub async fn list_users(
 )]
 pub async fn update_user(
     state: web::Data<AppState>,
-    _admin: AdminUser,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    UserWithBody { body, .. }: UserWithBody<AdminUser>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path
         .into_inner()
         .parse::<i64>()
         .map(UserId)
         .map_err(|_| ApiError::NotFound)?;
-    let patch = UserPatch::parse(body.into_inner())?;
+    let patch = UserPatch::parse(body)?;
     let flags = UserFlags {
         is_active: patch.is_active,
         is_admin: patch.is_admin,

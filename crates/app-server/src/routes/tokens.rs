@@ -32,10 +32,14 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
     tag = "tokens",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "A new session's tokens", body = TokenPairView),
+        (status = 200, description = "A new session's tokens", body = TokenPairView, links(
+            ("RefreshTheSession" = (operation_id = "refresh", request_body = json!({"refresh": "$response.body#/refresh"}))),
+            ("VerifyTheAccessToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/access"}))),
+            ("VerifyTheRefreshToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/refresh"}))),
+            ("LogOut" = (operation_id = "blacklist", request_body = json!({"refresh": "$response.body#/refresh"}))),
+        )),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
         (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user", body = crate::views::ErrorBody),
-        (status = 415, description = "Not JSON", body = crate::views::ErrorBody),
         (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
     )
 )]
@@ -103,7 +107,11 @@ pub async fn obtain(
     tag = "tokens",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New tokens; `refresh` only when rotation is on", body = TokenPairView),
+        (status = 200, description = "New tokens; `refresh` only when rotation is on", body = TokenPairView, links(
+            ("RefreshAgain" = (operation_id = "refresh", request_body = json!({"refresh": "$response.body#/refresh"}))),
+            ("ReuseTheRetiredToken" = (operation_id = "refresh", request_body = json!({"refresh": "$request.body#/refresh"}))),
+            ("LogOut" = (operation_id = "blacklist", request_body = json!({"refresh": "$response.body#/refresh"}))),
+        )),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
         (status = 401, description = "`token_not_valid`; a retired token also revokes its session", body = crate::views::ErrorBody),
     )
