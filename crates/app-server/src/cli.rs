@@ -11,7 +11,7 @@ use domain::time::to_db;
 use domain::{CreateUserError, NewUser, User};
 
 use crate::config::Config;
-use crate::server::{self, StartupError};
+use crate::startup::{self, StartupError};
 
 #[derive(Parser)]
 #[command(
@@ -61,7 +61,7 @@ pub fn main() -> ExitCode {
         .inspect(init_logger)
         .and_then(|config| match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => actix_web::rt::System::new()
-                .block_on(server::serve(config))
+                .block_on(startup::serve(config))
                 .map_err(CliError::from),
             Command::CreateUser {
                 username,
@@ -114,7 +114,7 @@ fn create_user(
         .map_err(StartupError::from)?
         .hash(&SecretString::from(password.to_owned()))
         .map_err(StartupError::from)?;
-    server::prepare_database(config)?;
+    startup::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()
@@ -148,7 +148,7 @@ fn create_user(
 }
 
 fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
-    server::prepare_database(config)?;
+    startup::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()
