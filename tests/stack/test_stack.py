@@ -54,8 +54,8 @@ from stacklib import (  # noqa: E402
 
 
 def parse_duration(text):
-    """Seconds, read as the app reads a duration (parse_duration in
-    crates/app-server/src/config.rs): digits, then optionally s, m, h or d;
+    """Seconds, read as the app reads a duration (parse::duration in
+    crates/app-server/src/config/parse.rs): digits, then optionally s, m, h or d;
     plain digits are seconds."""
     m = re.fullmatch(r"([0-9]+)([smhd]?)", text)
     if not m:
@@ -672,7 +672,7 @@ def s_sigterm(stack):
     for (st, body), u in zip(held_results, held_names):
         check(st == 201, f"in-flight registration of {u} after SIGTERM: {st} {body[:200]!r}")
     tail = stack.app_log(n)[log_offset:]
-    check(re.search(r"app_server::server\] stopped\s*$", tail), "no 'stopped' line at the end of the replica's log")
+    check(re.search(r"app_server::startup\] stopped\s*$", tail), "no 'stopped' line at the end of the replica's log")
     check("panicked" not in tail, "panic in the replica's log")
     fails = load.failures()
     check(not fails, f"{len(fails)} failed requests through nginx:\n" + load.describe_failures(fails))

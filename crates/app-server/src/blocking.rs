@@ -57,7 +57,7 @@ impl Db {
 /// occupy the few blocking threads that the database calls need. This is
 /// "bcrypt in `web::block` with limited concurrency" with the limit made a
 /// pool: `web::block`'s threads are sized to the database pool
-/// (`server::blocking_threads_per_worker`), so hashes there would queue
+/// (`startup::blocking_threads_per_worker`), so hashes there would queue
 /// database calls behind them.
 #[derive(Clone)]
 pub struct Hashing {

@@ -12,7 +12,7 @@ use domain::time::to_db;
 use domain::{CreateUserError, NewUser, User};
 
 use crate::config::Config;
-use crate::server::{self, StartupError};
+use crate::startup::{self, StartupError};
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => config().and_then(|config| {
             actix_web::rt::System::new()
-                .block_on(server::serve(config))
+                .block_on(startup::serve(config))
                 .map_err(CliError::from)
         }),
         Command::CreateUser {
@@ -125,7 +125,7 @@ fn create_user(
         .map_err(StartupError::from)?
         .hash(&SecretString::from(password.to_owned()))
         .map_err(StartupError::from)?;
-    server::prepare_database(config)?;
+    startup::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()
@@ -159,7 +159,7 @@ fn create_user(
 }
 
 fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {
-    server::prepare_database(config)?;
+    startup::prepare_database(config)?;
     let mut conn = config
         .database_url
         .connect()

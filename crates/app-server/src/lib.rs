@@ -1,6 +1,7 @@
 //! The actix-web server of the auth service, as a library so that the binary,
 //! the integration tests and the fuzz targets share one application.
 
+pub mod app;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -12,6 +13,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod requests;
 pub mod routes;
-pub mod server;
+pub mod startup;
 pub mod state;
 pub mod views;

@@ -11,8 +11,6 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::state::AppState;
-
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
@@ -154,16 +152,14 @@ pub async fn track(
     let started = Instant::now();
     let route = req.match_name().unwrap_or("unmatched").to_owned();
     let method = req.method().as_str().to_owned();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let response = next.call(req).await;
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let status = match &response {
             Ok(r) => r.status().as_u16(),
             Err(e) => e.as_response_error().status_code().as_u16(),
         };
-        state
-            .metrics
-            .observe(&route, &method, status, started.elapsed().as_secs_f64());
+        metrics.observe(&route, &method, status, started.elapsed().as_secs_f64());
     }
     response
 }

@@ -16,7 +16,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub allow_registration: bool,
     pub trusted_proxies: Vec<IpNet>,
-    pub metrics: Metrics,
+    /// Shared with the metrics middleware, which finds it in the app data.
+    pub metrics: Arc<Metrics>,
     /// The JWKS document, serialized once: it only changes with a restart.
     pub jwks_json: Bytes,
 }

@@ -11,7 +11,9 @@ pub mod policy;
 pub mod settings;
 pub mod throttle;
 
-pub use authority::{flush_expired, Authority, FlushCounts, TokenError, TokenPair, RESEND_WINDOW};
+pub use authority::refresh::{Presentation, RESEND_WINDOW};
+pub use authority::revocation::{flush_expired, FlushCounts};
+pub use authority::{Authority, TokenError, TokenPair};
 pub use claims::{Claims, TokenType};
 pub use codec::{SignError, TokenCodec, VerifyError, MAX_TOKEN_BYTES};
 pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};

@@ -76,13 +76,6 @@ impl PasswordHasher {
         let prefix = &password.as_bytes()[..password.len().min(MAX_PASSWORD_BYTES)];
         let _ = bcrypt::verify(prefix, &self.dummy_hash);
     }
-
-    /// Whether a stored hash was made at another cost (and could be renewed).
-    pub fn needs_rehash(&self, hash: &str) -> bool {
-        hash.parse::<bcrypt::HashParts>()
-            .map(|parts| parts.get_cost() != self.cost)
-            .unwrap_or(true)
-    }
 }
 
 #[cfg(test)]
@@ -103,8 +96,6 @@ mod tests {
         assert!(hasher.verify(&secret("correct horse battery staple"), &hash));
         assert!(!hasher.verify(&secret("correct horse battery stapler"), &hash));
         assert!(!hasher.verify(&secret("x"), "not a bcrypt hash"));
-        assert!(!hasher.needs_rehash(&hash));
-        assert!(PasswordHasher::new(5).unwrap().needs_rehash(&hash));
     }
 
     #[test]

@@ -39,6 +39,29 @@ impl RefreshToken {
             .optional())
     }
 
+    /// [`RefreshToken::find`] inside a `write_transaction`, for a decision
+    /// that must hold until the transaction commits: on PostgreSQL the row is
+    /// locked (`FOR UPDATE`), so a concurrent [`RefreshToken::retire`] waits,
+    /// and this waits for one in flight and then reads its result. On SQLite
+    /// the transaction's write lock already orders every writer.
+    pub fn find_for_update(
+        conn: &mut DbConnection,
+        jti: &TokenId,
+    ) -> QueryResult<Option<RefreshToken>> {
+        let row = refresh_tokens::table.find(jti);
+        match conn {
+            DbConnection::Pg(c) => row
+                .select(RefreshToken::as_select())
+                .for_update()
+                .get_result(c)
+                .optional(),
+            DbConnection::Sqlite(c) => row
+                .select(RefreshToken::as_select())
+                .get_result(c)
+                .optional(),
+        }
+    }
+
     /// Retire a live token in one conditional UPDATE. Of several concurrent
     /// callers with the same `jti` exactly one sees `true`: the row lock
     /// (PostgreSQL) or the write lock (SQLite) orders them, and the loser's

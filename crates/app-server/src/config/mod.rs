@@ -4,6 +4,7 @@
 //! of [`variables`]; this module applies the rules that involve several of
 //! them. Secrets are read here and nowhere else.
 
+mod environment;
 mod parse;
 pub mod variables;
 
@@ -19,6 +20,7 @@ use domain::{Backend, DatabaseUrl};
 use ipnet::IpNet;
 
 use crate::env_vars::{Env, EnvError};
+pub use environment::Environment;
 pub use variables::{Var, Variables, WhenUnset, VARIABLES};
 
 /// The file in the data dir that keeps the development secret across restarts.
@@ -27,13 +29,8 @@ pub const DEV_SECRET_FILE: &str = "jwt-secret";
 /// The lowest bcrypt cost production accepts.
 pub const MIN_PRODUCTION_BCRYPT_COST: u32 = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    Development,
-    Production,
-}
-
-/// How tokens are signed; the key files are read at start-up.
+/// How tokens are signed; the key files are read at start-up
+/// (startup/keys.rs).
 #[derive(Debug)]
 pub enum KeyConfig {
     Secret(SecretString),

@@ -11,16 +11,6 @@ use chrono::Duration;
 use domain::DatabaseUrl;
 use ipnet::IpNet;
 
-use super::Environment;
-
-pub fn environment(v: &str) -> Result<Environment, String> {
-    match v {
-        "development" => Ok(Environment::Development),
-        "production" => Ok(Environment::Production),
-        _ => Err("must be development or production".to_owned()),
-    }
-}
-
 pub fn text(v: &str) -> Result<String, String> {
     Ok(v.to_owned())
 }

@@ -1,10 +1,10 @@
 //! Every environment variable the server reads, declared once: name, default,
 //! parser and one line of documentation. [`Variables::read`] parses them all;
-//! [`super::Config`] then applies the rules that involve several of them and
+//! `Config` then applies the rules that involve several of them and
 //! the defaults computed from others.
 //!
-//! The documentation is checked against [`VARIABLES`] (see
-//! `super::documentation`): docs/API.md's configuration table holds the
+//! The documentation is checked against [`VARIABLES`] by the tests in
+//! config/documentation.rs: docs/API.md's configuration table holds the
 //! variables the contract promises, the README's table the others, and
 //! `.env.example` mentions each. Adding a variable is one entry here, its use
 //! in `Config`, and its row in one of the two tables.
@@ -21,7 +21,8 @@ use chrono::Duration;
 use domain::{DatabaseUrl, DEFAULT_DATA_DIR};
 use ipnet::IpNet;
 
-use super::{parse, Environment};
+use super::environment::Environment;
+use super::parse;
 use crate::env_vars::{Env, EnvError};
 
 /// One variable as the documentation shows it.
@@ -105,7 +106,7 @@ macro_rules! variables {
 
 variables! {
     /// `development` or `production`; production refuses a missing or weak secret and a bcrypt cost below 10.
-    environment: Environment = "AUTH_ENV", default "development", parse::environment;
+    environment: Environment = "AUTH_ENV", default "development", Environment::parse;
     /// The directory of the embedded database and the development secret.
     data_dir: PathBuf = "AUTH_DATA_DIR", default DEFAULT_DATA_DIR, parse::path;
     /// `sqlite://path` (relative to the working directory; `sqlite:///abs/path.db`) or `postgres://...`.

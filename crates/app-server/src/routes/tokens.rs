@@ -2,7 +2,7 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{Authority, TokenError, TokenPair, TokenType};
+use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
@@ -123,7 +123,11 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
     let result = run_token_op(&state, move |a, conn| {
-        a.refresh_request(conn, &token, request_id.0.as_deref(), Utc::now())
+        let presentation = Presentation {
+            token: &token,
+            request_id: request_id.0.as_deref(),
+        };
+        a.refresh(conn, presentation, Utc::now())
     })
     .await?;
     match result {

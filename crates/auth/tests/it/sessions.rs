@@ -5,7 +5,9 @@
 //! forward instead of sleeping. The codec checks `exp` against the wall clock,
 //! so every token used stays within its wall-clock lifetime.
 
-use auth::{Authority, Claims, TokenError, TokenPair, TokenSettings, TokenType, VerifyError};
+use auth::{
+    Authority, Claims, Presentation, TokenError, TokenPair, TokenSettings, TokenType, VerifyError,
+};
 use chrono::{DateTime, Duration, Utc};
 use domain::time::{from_db, to_db};
 use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User, UserFlags};
@@ -67,6 +69,21 @@ fn authenticate(
     authority.authenticate(conn, &claims, now)
 }
 
+/// What `/api/token/verify/` does: any valid token; a refresh token must also
+/// be the live one of a live family.
+fn verify(
+    authority: &Authority,
+    conn: &mut DbConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Claims, TokenError> {
+    let claims = authority.decode_any(token)?;
+    if claims.token_type == TokenType::Refresh {
+        authority.check_refresh_live(conn, &claims, now)?;
+    }
+    Ok(claims)
+}
+
 /// Every way a refresh token is used, all refused.
 fn assert_refresh_token_dead(
     authority: &Authority,
@@ -90,7 +107,7 @@ fn assert_refresh_token_dead(
     );
     assert!(
         matches!(
-            authority.verify(conn, refresh, now),
+            verify(authority, conn, refresh, now),
             Err(TokenError::Revoked)
         ),
         "verify"
@@ -366,15 +383,13 @@ fn verify_accepts_live_tokens_and_changes_nothing(db: &TestDb) {
     let first = authority.login(&mut conn, &alice, t0).unwrap();
 
     assert_eq!(
-        authority
-            .verify(&mut conn, &first.access, t0)
+        verify(&authority, &mut conn, &first.access, t0)
             .unwrap()
             .token_type,
         TokenType::Access
     );
     assert_eq!(
-        authority
-            .verify(&mut conn, refresh_of(&first), t0)
+        verify(&authority, &mut conn, refresh_of(&first), t0)
             .unwrap()
             .token_type,
         TokenType::Refresh
@@ -389,10 +404,10 @@ fn verify_accepts_live_tokens_and_changes_nothing(db: &TestDb) {
         .refresh(&mut conn, refresh_of(&first), t0)
         .unwrap();
     // the retired token: refused, but unlike refresh and blacklist this is no reuse
-    let retired = authority.verify(&mut conn, refresh_of(&first), t0);
+    let retired = verify(&authority, &mut conn, refresh_of(&first), t0);
     assert!(matches!(retired, Err(TokenError::Revoked)), "{retired:?}");
     assert_live(&mut conn, refresh_of(&second));
-    assert!(authority.verify(&mut conn, refresh_of(&second), t0).is_ok());
+    assert!(verify(&authority, &mut conn, refresh_of(&second), t0).is_ok());
     assert!(
         authority
             .refresh(&mut conn, refresh_of(&second), t0)
@@ -406,7 +421,7 @@ fn verify_accepts_live_tokens_and_changes_nothing(db: &TestDb) {
         .blacklist(&mut conn, refresh_of(&other), t0)
         .unwrap();
     assert!(matches!(
-        authority.verify(&mut conn, refresh_of(&other), t0),
+        verify(&authority, &mut conn, refresh_of(&other), t0),
         Err(TokenError::Revoked)
     ));
 }
@@ -633,7 +648,7 @@ fn the_session_lifetime_caps_rotated_tokens_and_ends_the_family(db: &TestDb) {
         let ended = authority.refresh(&mut conn, refresh_of(&third), at);
         assert!(matches!(ended, Err(TokenError::SessionEnded)), "{ended:?}");
         assert!(matches!(
-            authority.verify(&mut conn, refresh_of(&third), at),
+            verify(&authority, &mut conn, refresh_of(&third), at),
             Err(TokenError::SessionEnded)
         ));
         assert!(matches!(
@@ -677,7 +692,7 @@ fn a_refresh_record_lives_as_long_as_the_codec_accepts_its_token(db: &TestDb) {
 
         let kept = authority.login(&mut conn, &alice, Utc::now()).unwrap();
         let at = last_accepted(&kept);
-        let flushed = authority.flush_expired(&mut conn, at).unwrap();
+        let flushed = auth::flush_expired(&mut conn, authority.settings(), at).unwrap();
         assert_eq!(flushed.refresh_tokens, 0, "{label}: flush keeps it");
         let refreshed = authority.refresh(&mut conn, refresh_of(&kept), at);
         assert!(refreshed.is_ok(), "{label}: {refreshed:?}");
@@ -690,7 +705,7 @@ fn a_refresh_record_lives_as_long_as_the_codec_accepts_its_token(db: &TestDb) {
             "{label}: {refused:?}"
         );
         assert_eq!(record_of(&mut conn, refresh_of(&ended)).used_at, None);
-        authority.flush_expired(&mut conn, at).unwrap();
+        auth::flush_expired(&mut conn, authority.settings(), at).unwrap();
         for pair in [&kept, &ended] {
             let jti = TokenId(read_claims(refresh_of(pair)).jti);
             assert_eq!(
@@ -729,7 +744,7 @@ fn without_rotation_the_refresh_token_stays_valid(db: &TestDb) {
         (None, None),
         "never retired"
     );
-    assert!(authority.verify(&mut conn, refresh, t0).is_ok());
+    assert!(verify(&authority, &mut conn, refresh, t0).is_ok());
 
     // until revoked
     authority.blacklist(&mut conn, refresh, t0).unwrap();
@@ -800,11 +815,11 @@ fn flush_expired_deletes_expired_records_only(db: &TestDb) {
     let r3 = authority.login(&mut conn, &alice, t0 + m(90)).unwrap();
 
     assert_eq!(
-        authority.flush_expired(&mut conn, t0 + m(59)).unwrap(),
+        auth::flush_expired(&mut conn, authority.settings(), t0 + m(59)).unwrap(),
         auth::FlushCounts::default(),
         "nothing expired yet"
     );
-    let counts = authority.flush_expired(&mut conn, t0 + m(105)).unwrap();
+    let counts = auth::flush_expired(&mut conn, authority.settings(), t0 + m(105)).unwrap();
     assert_eq!(
         (counts.refresh_tokens, counts.sessions),
         (2, 0),
@@ -820,7 +835,7 @@ fn flush_expired_deletes_expired_records_only(db: &TestDb) {
             .is_some()
     );
 
-    let counts = authority.flush_expired(&mut conn, t0 + m(121)).unwrap();
+    let counts = auth::flush_expired(&mut conn, authority.settings(), t0 + m(121)).unwrap();
     assert_eq!(
         (counts.refresh_tokens, counts.sessions),
         (0, 1),
@@ -854,7 +869,7 @@ fn every_entry_point_refuses_forged_tokens(db: &TestDb) {
         Err(TokenError::Invalid(VerifyError::Signature))
     ));
     assert!(matches!(
-        authority.verify(&mut conn, &forged, t0),
+        verify(&authority, &mut conn, &forged, t0),
         Err(TokenError::Invalid(VerifyError::Signature))
     ));
     // the signature is checked before the type: the forged refresh token is
@@ -907,7 +922,7 @@ fn a_validly_signed_token_unknown_to_the_database_is_refused(db: &TestDb) {
         Err(TokenError::Unknown)
     ));
     assert!(matches!(
-        authority.verify(&mut conn, &stranger, t0),
+        verify(&authority, &mut conn, &stranger, t0),
         Err(TokenError::Unknown)
     ));
     assert_live(&mut conn, refresh_of(&real));
@@ -928,13 +943,22 @@ fn a_proxy_resend_of_the_rotating_request_gets_the_successor_again(db: &TestDb) 
     // the replica that rotated died before answering; nginx resends the
     // request, same id, to another replica
     let lost = authority
-        .refresh_request(&mut conn, refresh_of(&first), rid, t0)
+        .refresh(
+            &mut conn,
+            Presentation {
+                token: refresh_of(&first),
+                request_id: rid,
+            },
+            t0,
+        )
         .unwrap();
     let resent = authority
-        .refresh_request(
+        .refresh(
             &mut conn,
-            refresh_of(&first),
-            rid,
+            Presentation {
+                token: refresh_of(&first),
+                request_id: rid,
+            },
             t0 + Duration::seconds(2),
         )
         .unwrap();
@@ -963,20 +987,48 @@ fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
         fn(&Authority, &mut DbConnection, &str, DateTime<Utc>) -> Result<TokenPair, TokenError>;
     let cases: [(&str, Replay); 4] = [
         ("another request id", |a, c, t, now| {
-            a.refresh_request(c, t, Some("ffffffffffffffffffffffffffffffff"), now)
+            a.refresh(
+                c,
+                Presentation {
+                    token: t,
+                    request_id: Some("ffffffffffffffffffffffffffffffff"),
+                },
+                now,
+            )
         }),
         ("no request id", |a, c, t, now| {
-            a.refresh_request(c, t, None, now)
+            a.refresh(
+                c,
+                Presentation {
+                    token: t,
+                    request_id: None,
+                },
+                now,
+            )
         }),
         ("after the resend window", |a, c, t, now| {
-            a.refresh_request(c, t, Some(RID), now + auth::RESEND_WINDOW)
+            a.refresh(
+                c,
+                Presentation {
+                    token: t,
+                    request_id: Some(RID),
+                },
+                now + auth::RESEND_WINDOW,
+            )
         }),
         ("the successor already used", |a, c, t, now| {
             let successor = record_of(c, t).replaced_by.unwrap();
             // the successor's token reached the client, who rotated it
             let at = domain::time::to_db(now);
             RefreshToken::retire(c, &successor, at, at, None, None).unwrap();
-            a.refresh_request(c, t, Some(RID), now)
+            a.refresh(
+                c,
+                Presentation {
+                    token: t,
+                    request_id: Some(RID),
+                },
+                now,
+            )
         }),
     ];
     let mut conn = db.migrated();
@@ -984,7 +1036,14 @@ fn anything_but_the_same_recent_request_is_reuse(db: &TestDb) {
         let alice = add_user(&mut conn, &format!("alice{i}"));
         let first = authority.login(&mut conn, &alice, t0).unwrap();
         let second = authority
-            .refresh_request(&mut conn, refresh_of(&first), Some(RID), t0)
+            .refresh(
+                &mut conn,
+                Presentation {
+                    token: refresh_of(&first),
+                    request_id: Some(RID),
+                },
+                t0,
+            )
             .unwrap();
         let r = replay(
             &authority,
@@ -1005,15 +1064,24 @@ fn a_resend_into_a_revoked_family_is_refused(db: &TestDb) {
     let rid = Some(RID);
     let first = authority.login(&mut conn, &alice, t0).unwrap();
     let second = authority
-        .refresh_request(&mut conn, refresh_of(&first), rid, t0)
+        .refresh(
+            &mut conn,
+            Presentation {
+                token: refresh_of(&first),
+                request_id: rid,
+            },
+            t0,
+        )
         .unwrap();
     authority
         .blacklist(&mut conn, refresh_of(&second), t0)
         .unwrap();
-    let r = authority.refresh_request(
+    let r = authority.refresh(
         &mut conn,
-        refresh_of(&first),
-        rid,
+        Presentation {
+            token: refresh_of(&first),
+            request_id: rid,
+        },
         t0 + Duration::seconds(1),
     );
     assert!(matches!(r, Err(TokenError::Reused)), "{r:?}");

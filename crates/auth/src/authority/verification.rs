@@ -1,0 +1,62 @@
+//! Checking a presented token. The signature and claims are checked without
+//! the database, which is all an access token needs on `/api/token/verify/`;
+//! a refresh token must also be the live one of a live family, and a route
+//! that loads the user also needs the session live and the password older
+//! than the token.
+
+use chrono::{DateTime, Utc};
+use domain::time::from_db;
+use domain::{DbConnection, RefreshToken, SessionId, TokenId, User};
+
+use super::{parse_user_id, Authority, TokenError};
+use crate::claims::{Claims, TokenType};
+use crate::codec::VerifyError;
+
+impl Authority {
+    /// A valid token of any type: the stateless part of `/api/token/verify/`.
+    pub fn decode_any(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.codec.decode(token, None)
+    }
+
+    /// The stateful part of `/api/token/verify/` for a refresh token: it is
+    /// not retired and its family is live. Changes nothing.
+    pub fn check_refresh_live(
+        &self,
+        conn: &mut DbConnection,
+        claims: &Claims,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        let record =
+            RefreshToken::find(conn, &TokenId(claims.jti.clone()))?.ok_or(TokenError::Unknown)?;
+        if record.used_at.is_some() {
+            return Err(TokenError::Revoked);
+        }
+        self.live_session(conn, &record.session_id, parse_user_id(claims)?, now)
+            .map(drop)
+    }
+
+    /// The stateless check of an access token.
+    pub fn decode_access(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.codec.decode(token, Some(TokenType::Access))
+    }
+
+    /// The stateful check where a route loads the user: the session must be
+    /// live, the user active, and the token newer than the last password change.
+    pub fn authenticate(
+        &self,
+        conn: &mut DbConnection,
+        claims: &Claims,
+        now: DateTime<Utc>,
+    ) -> Result<User, TokenError> {
+        let (_, user) = self.live_session(
+            conn,
+            &SessionId(claims.sid.clone()),
+            parse_user_id(claims)?,
+            now,
+        )?;
+        if claims.iat < from_db(user.password_changed_at).timestamp() {
+            return Err(TokenError::Revoked);
+        }
+        Ok(user)
+    }
+}
