@@ -27,4 +27,5 @@ cargo test --workspace --locked
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh
 fi
+[ "${SKIP_COMPOSE:-0}" = 1 ] || scripts/compose-test.sh
 echo "test.sh: all tests passed"
