@@ -26,4 +26,5 @@ scripts/schemathesis.sh  # the live server against the committed docs/openapi.js
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh
 fi
+[ "${SKIP_COMPOSE:-0}" = 1 ] || scripts/compose-test.sh
 echo "test.sh: all tests passed"
