@@ -30,7 +30,7 @@ ENV CARGO_HOME=/usr/local/cargo \
 # cargo-chef builds the dependencies from the manifests alone, so that that
 # layer is reused until Cargo.lock or a Cargo.toml changes. --debug: it only
 # reads manifests and runs cargo, and compiles in half the time.
-RUN cargo install --locked cargo-chef --version 0.1.78 \
+RUN cargo install --debug --locked cargo-chef --version 0.1.78 \
  && rm -rf "$CARGO_HOME/registry"
 WORKDIR /src
 
