@@ -3,10 +3,15 @@
 #   1. every crate's unit and integration tests, each PostgreSQL test against a
 #      throwaway cluster started here on loopback (and stopped on exit);
 #   2. the stack tests: the production topology (PostgreSQL, migrate, several
-#      app-server replicas, nginx) on loopback, exercised through nginx.
+#      app-server replicas, nginx) on loopback, exercised through nginx;
+#   3. the failover tests of the highly available stack (scripts/ha-test.sh:
+#      Patroni, etcd, HAProxy, two app hosts and nginx in network namespaces;
+#      about 6 minutes). They need root: as another user they are skipped
+#      with a notice (CI runs as root).
 #
 # Env: TEST_DATABASE_URL to use an existing cluster instead of starting one;
-# SKIP_STACK=1 runs only step 1 (for quick local iterations; CI runs both).
+# SKIP_STACK=1 runs only step 1 (for quick local iterations; CI runs all);
+# SKIP_HA=1 leaves out step 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +31,12 @@ cargo test --workspace --locked
 
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh
+  if [ "${SKIP_HA:-0}" = 1 ]; then
+    echo "test.sh: SKIP_HA=1: the failover tests are left out"
+  elif [ "$(id -u)" = 0 ]; then
+    scripts/ha-test.sh
+  else
+    echo "test.sh: SKIPPED the failover tests (scripts/ha-test.sh): they need root"
+  fi
 fi
 echo "test.sh: all tests passed"
