@@ -78,7 +78,7 @@ if [ "$cmd" = render ]; then
   mkdir -p "$HA_DIR/secrets" && chmod 700 "$HA_DIR/secrets"
   for s in pg-superuser pg-replication pg-rewind auth-db jwt-secret; do ha_new_secret "$s"; done
   ha_render_host "$1"
-  info "rendered $HA_DIR/$1/conf"
+  info "rendered the files of $1 into $HA_DIR/$1"
   exit 0
 fi
 ha_load || die "no HA stack in ${HA_DIR:-/tmp/auth-ha} (scripts/ha-up.sh)"

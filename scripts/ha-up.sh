@@ -93,7 +93,7 @@ for h in $HA_HOSTS; do
 done
 
 # ---- network
-info "network: bridge $(ha_bridge) ($HA_OPERATOR), hosts $HA_HOSTS on $HA_NET.0/$HA_PREFIX_LEN"
+info "network: bridge $(ha_bridge) ($HA_OPERATOR), hosts $HA_HOSTS on $HA_NETWORK"
 ha_net_up
 
 # ---- etcd: all three members at once (each waits for the others)

@@ -128,7 +128,7 @@ ha_render() {
   local template=$HA_ROOT/deploy/ha/$1 out=$2 kv key value script=
   shift 2
   local pairs=("$@"
-    "LB=$HA_LB" "DB1=$HA_DB1" "DB2=$HA_DB2" "DB3=$HA_DB3" "NET_CIDR=$HA_NET.0/$HA_PREFIX_LEN"
+    "LB=$HA_LB" "DB1=$HA_DB1" "DB2=$HA_DB2" "DB3=$HA_DB3" "NET_CIDR=$HA_NETWORK"
     "LB_PORT=$HA_LB_PORT" "PRIMARY_PORT=$HA_PRIMARY_PORT" "PG_PORT=$HA_PG_PORT"
     "PATRONI_PORT=$HA_PATRONI_PORT" "ETCD_CLIENT_PORT=$HA_ETCD_CLIENT_PORT"
     "ETCD_PEER_PORT=$HA_ETCD_PEER_PORT")

@@ -19,8 +19,19 @@ ha_net_exists() {
   return 1
 }
 
+# ha_net_private: every address of the topology is a private one (RFC 1918):
+# the namespaces are given these, and nothing else is ever a target.
+ha_net_private() {
+  local h a
+  for a in "$HA_OPERATOR" "${HA_NETWORK%/*}" $(for h in $HA_HOSTS; do ha_addr "$h"; done); do
+    [[ $a =~ ^(10\.|172\.(1[6-9]|2[0-9]|3[01])\.|192\.168\.)[0-9.]+$ ]] \
+      || die "$a is not a private address (deploy/ha/hosts.env, HA_NET): refusing to use it here"
+  done
+}
+
 ha_net_up() {
   local br h ns link
+  ha_net_private
   br=$(ha_bridge)
   ha_net_record link "$br"
   ip link add "$br" type bridge
@@ -33,7 +44,7 @@ ha_net_up() {
     ha_net_record iptables "$br"
     iptables -I FORWARD -i "$br" -o "$br" -j ACCEPT
   fi
-  ip addr add "$HA_OPERATOR/$HA_PREFIX_LEN" dev "$br"
+  ip addr add "$HA_OPERATOR/${HA_NETWORK#*/}" dev "$br"
   ip link set "$br" up
   for h in $HA_HOSTS; do
     ns=$(ha_ns "$h") link=$(ha_link "$h")
@@ -43,7 +54,7 @@ ha_net_up() {
     ip link add "$link" type veth peer name eth0 netns "$ns"
     ip link set "$link" master "$br" up
     ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$(ha_addr "$h")/$HA_PREFIX_LEN" dev eth0
+    ip -n "$ns" addr add "$(ha_addr "$h")/${HA_NETWORK#*/}" dev eth0
     ip -n "$ns" link set eth0 up
   done
 }

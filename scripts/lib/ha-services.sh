@@ -21,12 +21,12 @@ ha_render_host() {
         "REWIND_PASSWORD=$(ha_secret pg-rewind)"
       mkdir -p "$dir/data/etcd" "$dir/data/pg"
       chmod 700 "$dir/data/etcd" "$dir/data/pg"
-      chown -R "$(ha_etcd_user):" "$dir/data/etcd" "$conf/etcd.yml"
-      chown -R "$(ha_pg_user):" "$dir/data/pg" "$conf/patroni.yml"
+      ha_own "$(ha_etcd_user)" "$dir/data/etcd" "$conf/etcd.yml"
+      ha_own "$(ha_pg_user)" "$dir/data/pg" "$conf/patroni.yml"
       ;;
     app*)
       ha_render haproxy.cfg "$conf/haproxy.cfg" "STATS_PORT=$((HA_PRIMARY_PORT + 1))"
-      chown haproxy: "$conf/haproxy.cfg"
+      ha_own haproxy "$conf/haproxy.cfg"
       ha_render app.env "$conf/app.env" "LB=$HA_LB" "DATA=$dir" \
         "AUTH_DB_PASSWORD=$(ha_secret auth-db)" "JWT_SECRET=$(ha_secret jwt-secret)"
       ;;
@@ -44,6 +44,15 @@ ha_render_host() {
       chmod 644 "$dir"/nginx/conf/deploy/*.conf
       ;;
   esac
+}
+
+# ha_own USER PATH...: give PATHs to the service user that reads them; when
+# rendering for real hosts on a machine without that user, the files stay
+# as they are (the hosts' own users take them over there).
+ha_own() {
+  local user=$1
+  shift
+  if id "$user" >/dev/null 2>&1; then chown -R "$user:" "$@"; fi
 }
 
 ha_etcd_cluster() {
