@@ -335,3 +335,26 @@ fn first_word_stops_before_the_rest() {
     assert_eq!(read("set x = 1"), "set");
     assert_eq!(read("VERYLONGWORD x"), "VERYLONG");
 }
+
+/// The alternative to HAProxy (docs/ha.md): libpq's multi-host URL, which
+/// skips a host that does not answer and one that is read-only.
+#[test]
+fn a_multi_host_url_reaches_the_host_that_takes_writes() {
+    let admin = test_support::postgres_admin_url();
+    let (scheme, rest) = admin.split_once("://").expect("a URL");
+    let (userinfo, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let at = if userinfo.is_empty() { "" } else { "@" };
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    // Port 1 refuses at once: the host behind it is down.
+    let url = format!(
+        "{scheme}://{userinfo}{at}127.0.0.1:1,{rest}{sep}target_session_attrs=read-write&connect_timeout=2"
+    );
+    let url = DatabaseUrl::parse(&url).expect("a postgres URL");
+    assert!(
+        url.redacted().contains("127.0.0.1:1,"),
+        "{}",
+        url.redacted()
+    );
+    let mut conn = url.connect().expect("the second host answers");
+    conn.check_writable().expect("and takes writes");
+}
