@@ -153,15 +153,16 @@ ha_start_nginx() {
   ha_spawn lb nginx "${NGINX_ARGS[@]}"
 }
 
-# ha_haproxy_up HOST: the db hosts HAProxy on app HOST sends to (UP).
+# ha_haproxy_up HOST: the db hosts HAProxy on app HOST may send to: UP, and
+# also "UP 1/2" (one check failed of the two that take it out: still in use).
 ha_haproxy_up() {
   in_ns "$1" curl -s --max-time 2 "http://127.0.0.1:$((HA_PRIMARY_PORT + 1))/;csv" 2>/dev/null \
-    | awk -F, '$1 == "primary" && $2 ~ /^db/ && $18 == "UP" { print $2 }'
+    | awk -F, '$1 == "primary" && $2 ~ /^db/ && $18 ~ /^UP/ { print $2 }'
 }
 
 # ha_haproxy_follows HOST: HAProxy on HOST sends to the primary only. Right
-# after its start it takes every server for up until checked: a replica
-# started then could meet a standby first.
+# after its start it takes every server for up until `fall` checks failed:
+# migrate, or a replica started then, could meet a standby.
 ha_haproxy_follows() {
   local leader
   leader=$(ha_leader) || return 1
