@@ -5,11 +5,15 @@
 #   2. Schemathesis against a live server on the committed docs/openapi.json;
 #   3. the stack tests: the production topology (PostgreSQL, migrate, several
 #      app-server replicas, nginx) on loopback, exercised through nginx, then
-#      the same topology for real under docker-compose (scripts/compose-test.sh).
+#      the same topology for real under docker-compose (scripts/compose-test.sh);
+#   4. the failover tests of the highly available stack (scripts/ha-test.sh:
+#      Patroni, etcd, HAProxy, two app hosts and nginx in network namespaces).
+#      They need root: as another user they are skipped with a notice (CI
+#      runs as root).
 #
 # Env: TEST_DATABASE_URL to use an existing cluster instead of starting one;
 # SKIP_STACK=1 runs only steps 1 and 2 (for quick local iterations; CI runs
-# everything); SKIP_COMPOSE=1 leaves out the docker-compose test alone.
+# everything); SKIP_COMPOSE=1 and SKIP_HA=1 leave out one stack test each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +33,12 @@ scripts/schemathesis.sh  # the live server against the committed docs/openapi.js
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh
   [ "${SKIP_COMPOSE:-0}" = 1 ] || scripts/compose-test.sh
+  if [ "${SKIP_HA:-0}" = 1 ]; then
+    echo "test.sh: SKIP_HA=1: the failover tests are left out"
+  elif [ "$(id -u)" = 0 ]; then
+    scripts/ha-test.sh
+  else
+    echo "test.sh: SKIPPED the failover tests (scripts/ha-test.sh): they need root"
+  fi
 fi
 echo "test.sh: all tests passed"

@@ -30,27 +30,64 @@ impl Db {
     /// The deadline starts now, not when a blocking thread picks the call up:
     /// with the database down or saturated, calls queued behind a waiting one
     /// fail at their own deadline with 503 instead of waiting in turn.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    ///
+    /// Failover (see `domain::failover`): when the connection fails with a
+    /// connection-class error it leaves the pool, and `f` runs once more on
+    /// another connection if no COMMIT had been sent, within the same
+    /// deadline; otherwise, or when that fails too, the answer is 503
+    /// `unavailable`, whatever `f` made of the error (never a 500, nor a 401
+    /// for a token that could not be checked).
+    pub async fn run<T, E, F>(&self, mut f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
         let deadline = Instant::now() + self.timeout;
         web::block(move || {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ApiError::unavailable(
-                    "no database connection within AUTH_DB_TIMEOUT",
-                ));
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(ApiError::unavailable(
+                        "no database connection within AUTH_DB_TIMEOUT",
+                    ));
+                }
+                let mut conn = pool.get_timeout(remaining)?;
+                conn.begin_attempt();
+                let result = f(&mut conn);
+                let attempt = conn.attempt();
+                let Some(failure) = attempt.connection_failure.as_deref() else {
+                    return result.map_err(Into::into);
+                };
+                conn.discard();
+                drop(conn);
+                if result.is_ok() {
+                    // `f` got past the failure on its own; only the connection goes.
+                    return result.map_err(Into::into);
+                }
+                if attempt.may_retry() && attempts < MAX_ATTEMPTS {
+                    log::warn!("database connection failed ({failure}); running the request again on another connection");
+                    continue;
+                }
+                let outcome = if attempt.commit_sent {
+                    "after its COMMIT was sent, outcome unknown"
+                } else {
+                    "again on another connection"
+                };
+                return Err(ApiError::unavailable(format_args!(
+                    "database connection failed {outcome}: {failure}"
+                )));
             }
-            let mut conn = pool.get_timeout(remaining)?;
-            f(&mut conn).map_err(Into::into)
         })
         .await?
     }
 }
+
+/// The first run and one more after a connection failure before COMMIT.
+const MAX_ATTEMPTS: u32 = 2;
 
 /// bcrypt on its own threads, one per core: a hash takes a core for tens to
 /// hundreds of milliseconds, and must neither stall the async workers nor
@@ -114,3 +151,6 @@ impl Hashing {
         self.run(move |h| h.verify_dummy(&password)).await
     }
 }
+
+#[cfg(test)]
+mod tests;

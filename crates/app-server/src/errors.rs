@@ -185,25 +185,25 @@ impl From<QueryError> for ApiError {
         use domain::QueryError as E;
         match &e {
             E::NotFound => Self::NotFound,
-            E::DatabaseError(kind, info) if is_unavailable(kind, info.message()) => {
-                Self::unavailable(&e)
-            }
-            E::BrokenTransactionManager => Self::unavailable(&e),
+            _ if is_unavailable(&e) => Self::unavailable(&e),
             _ => Self::internal(&e),
         }
     }
 }
 
-/// Errors that mean "try again later", not "this request is wrong".
-fn is_unavailable(kind: &domain::DatabaseErrorKind, message: &str) -> bool {
-    use domain::DatabaseErrorKind as K;
-    matches!(kind, K::ClosedConnection)
-        || message.contains("database is locked")
-        || message.contains("server closed the connection")
-        || message.contains("terminating connection")
+/// Errors that mean "try again later", not "this request is wrong": the
+/// server is gone or read-only (a failover, `domain::failover`), SQLite is
+/// locked, or a statement was cancelled.
+fn is_unavailable(e: &QueryError) -> bool {
+    if domain::is_connection_error(e) {
+        return true;
+    }
+    let QueryError::DatabaseError(_, info) = e else {
+        return false;
+    };
+    let message = info.message();
+    message.contains("database is locked")
         || message.contains("could not connect")
-        || message.contains("no connection to the server")
-        || message.contains("the database system is")
         // statement_timeout (a lock held elsewhere, a stalled server), lock
         // timeouts and an administrator's pg_cancel_backend
         || message.contains("canceling statement due to")

@@ -15,6 +15,8 @@ use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 
+use crate::failover::Watch;
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
     Pg(PgConnection),
@@ -104,6 +106,7 @@ impl DatabaseUrl {
         match self {
             Self::Postgres(url) => {
                 let mut conn = PgConnection::establish(url)?;
+                conn.set_instrumentation(Watch::default());
                 // A read-committed snapshot per statement is what the rotation's
                 // conditional UPDATE relies on; make it explicit for odd server defaults.
                 conn.batch_execute(

@@ -6,6 +6,7 @@
 //! compose them inside one transaction.
 
 pub mod connection;
+pub mod failover;
 pub mod ids;
 pub mod login_failures;
 pub mod migrations;
@@ -19,6 +20,7 @@ pub use connection::{
     build_pool, write_transaction, Backend, DatabaseUrl, DatabaseUrlError, DbConnection, Pool,
     PoolOptions, PooledConnection, DEFAULT_DATA_DIR,
 };
+pub use failover::{is_connection_error, Attempt};
 pub use ids::{SessionId, TokenId, UserId};
 pub use refresh_tokens::RefreshToken;
 pub use sessions::{RevokeReason, Session};

@@ -13,18 +13,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// The database answers.
+/// A writable database answers: not ready while the primary is unreachable
+/// or the server reached is read-only (a standby during a failover).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, body = Status),
-        (status = 503, description = "`unavailable`: the database does not answer", body = crate::views::ErrorBody),
+        (status = 503, description = "`unavailable`: no writable database answers", body = crate::views::ErrorBody),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db.run(|conn| conn.check_alive()).await?;
+    state.db.run(|conn| conn.check_writable()).await?;
     Ok(HttpResponse::Ok().json(Status { status: "ok" }))
 }
 

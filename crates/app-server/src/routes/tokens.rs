@@ -144,9 +144,9 @@ pub async fn refresh(
 
 /// Run a session-rule operation on a connection, keeping its token errors
 /// apart from database errors so that the handler can count them first.
-async fn run_token_op<T, F>(state: &AppState, op: F) -> Result<Result<T, TokenError>, ApiError>
+async fn run_token_op<T, F>(state: &AppState, mut op: F) -> Result<Result<T, TokenError>, ApiError>
 where
-    F: FnOnce(&Authority, &mut DbConnection) -> Result<T, TokenError> + Send + 'static,
+    F: FnMut(&Authority, &mut DbConnection) -> Result<T, TokenError> + Send + 'static,
     T: Send + 'static,
 {
     let authority = state.authority.clone();

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod cli;
 mod compat;
+mod failover;
 mod operations;
 mod throttle;
 mod tokens;
