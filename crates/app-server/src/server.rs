@@ -41,6 +41,11 @@ pub enum StartupError {
     PendingMigrations { count: usize, url: String },
     #[error("migrating DATABASE_URL ({url}) failed: {reason}")]
     Migration { url: String, reason: String },
+    #[error("invalid {variable}: {reason}")]
+    Mail {
+        variable: &'static str,
+        reason: String,
+    },
     #[error("cannot hash passwords: {0}")]
     Hashing(#[from] auth::HashError),
     #[error("cannot listen on AUTH_BIND ({addr}): {source}")]
@@ -235,6 +240,7 @@ pub fn build_state(
         trusted_proxies: config.trusted_proxies.clone(),
         metrics: Metrics::new(),
         jwks_json,
+        mail: crate::mail::MailState::new(config)?,
     })
 }
 
@@ -296,6 +302,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
 
     let state = web::Data::new(build_state(&config, pool(&config), keys, hasher)?);
+    let sender = crate::mail::start(&config, &state.mail, state.metrics.mail.clone())?;
     let openapi_json = web::Data::new(Bytes::from(openapi::document_json()));
     log::info!(
         "serving on http://{} with {} workers, database {}",
@@ -314,6 +321,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         })?
         .run()
         .await?;
+    if let Some(sender) = sender {
+        sender.stop();
+    }
     log::info!("stopped");
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct UserView {
     pub date_joined: String,
     /// RFC 3339, null before the first login
     pub last_login: Option<String>,
+    /// The address was proven by its verification link (or given by the operator)
+    pub email_verified: bool,
 }
 
 impl From<&User> for UserView {
@@ -30,6 +32,7 @@ impl From<&User> for UserView {
             is_active: u.is_active,
             date_joined: rfc3339(u.date_joined),
             last_login: u.last_login.map(rfc3339),
+            email_verified: u.email_verified,
         }
     }
 }

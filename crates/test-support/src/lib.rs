@@ -5,6 +5,8 @@
 //! PostgreSQL tests fail, never skip, when no cluster is configured: a check
 //! that silently does not run is worse than a red one.
 
+pub mod smtp;
+
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;

@@ -4,6 +4,7 @@
 //! of [`variables`]; this module applies the rules that involve several of
 //! them. Secrets are read here and nowhere else.
 
+pub mod mail;
 mod parse;
 pub mod variables;
 
@@ -62,6 +63,8 @@ pub struct Config {
     pub pool_size: u32,
     pub db_timeout: StdDuration,
     pub db_startup_wait: StdDuration,
+    /// Password reset, e-mail verification, and how their mail leaves.
+    pub mail: mail::MailConfig,
     /// env_logger's filter (RUST_LOG).
     pub log_filter: String,
     /// Warnings to log once the logger runs (e.g. a short development secret).
@@ -87,6 +90,7 @@ impl Config {
         }
         let mut warnings = Vec::new();
         let keys = key_config(&vars, &mut warnings)?;
+        let mail = mail::MailConfig::from_vars(&vars, &mut warnings)?;
         let database_url = vars
             .database_url
             .unwrap_or_else(|| DatabaseUrl::embedded(&vars.data_dir));
@@ -127,6 +131,7 @@ impl Config {
             pool_size,
             db_timeout: vars.db_timeout,
             db_startup_wait: vars.db_startup_wait,
+            mail,
             log_filter: vars.log_filter,
             warnings,
         })
