@@ -1,0 +1,18 @@
+//! Account recovery through the real server and a real SMTP server (the
+//! test sink of test-support), on SQLite and on PostgreSQL: password reset,
+//! e-mail verification, and delivery that survives an SMTP outage and a
+//! restart.
+
+mod common;
+
+#[path = "recovery/support.rs"]
+mod support;
+
+#[path = "recovery/reset.rs"]
+mod reset;
+
+#[path = "recovery/verify.rs"]
+mod verify;
+
+#[path = "recovery/delivery.rs"]
+mod delivery;
