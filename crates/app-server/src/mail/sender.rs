@@ -167,6 +167,10 @@ impl Sender {
         now: DateTime<Utc>,
     ) -> (Option<Outcome>, Option<(DateTime<Utc>, String)>) {
         let label = kind.as_str();
+        log::info!(
+            target: "mail",
+            "outbox {} ({label}) for user {}: sending, attempt {}", row.id, user.id, row.attempts
+        );
         let result = self.message(row, kind, user).and_then(|message| {
             self.delivery
                 .deliver(&message, &format!("{}-{label}", row.id))
