@@ -150,6 +150,22 @@ fn bad_uid_token_of_another_user_tampered_or_after_a_login_are_refused(db: &Test
     assert_eq!(confirm(&s, &uid_a, &token_a, NEW, NEW).status, 200);
 }
 
+fn a_link_stops_working_when_the_user_is_deactivated(db: &TestDb) {
+    let sink = SmtpSink::start();
+    let s = mail_server(db, &sink, &[]);
+    let id = register(&s, "e", Some("e@example.com"));
+    request_reset(&s, "e@example.com");
+    let (uid, token) = reset_link(&sink, "e@example.com");
+    let (_, admin) = s.admin("root");
+    let r = s.patch(
+        &format!("/api/admin/users/{id}/"),
+        &admin,
+        json!({"is_active": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    confirm(&s, &uid, &token, NEW, NEW).assert_field_error("token");
+}
+
 fn base64_id(id: i64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.to_string())
@@ -329,6 +345,7 @@ backend_tests!(
     known_and_unknown_addresses_get_the_same_answer_and_work,
     bad_uid_token_of_another_user_tampered_or_after_a_login_are_refused,
     an_expired_link_is_refused,
+    a_link_stops_working_when_the_user_is_deactivated,
     the_password_policy_applies_to_the_new_password,
     bodies_are_checked_field_by_field,
     a_user_whose_hash_could_not_be_imported_gets_a_password,
