@@ -6,10 +6,12 @@
 # tests/stack/test_stack.py (Python 3, standard library only), and always
 # stopped on exit.
 #
-#   scripts/stack-test.sh              everything (run last by scripts/test.sh)
+#   scripts/stack-test.sh              everything (run last by scripts/test.sh),
+#                                      test_mail.py's mail scenario included
 #   scripts/stack-test.sh SCENARIO...  a subset: client-flow kill-replica
 #                                      rolling-restart db-stopped db-killed
 #                                      db-locked sigterm soak
+#   scripts/stack-test.sh mail         only tests/stack/test_mail.py
 #
 # Steps: cargo build of the debug binaries (a no-op when up to date),
 # scripts/check-compose.sh (after stack-up, which installs nginx when root,
@@ -44,11 +46,12 @@ stack_scrub_env 'STACK_TEST_*'
 # ---- binaries
 if [ "${STACK_TEST_NO_BUILD:-0}" != 1 ]; then
   say "cargo build -p app-server -p migrate (debug)"
-  cargo build --locked -q -p app-server -p migrate || die "cargo build failed"
+  cargo build --locked -q -p app-server -p migrate -p test-support --bin app-server --bin migrate --bin smtp-sink \
+    || die "cargo build failed"
 fi
-if [ ! -x target/debug/app-server ] || [ ! -x target/debug/migrate ]; then
-  die "no target/debug/app-server and migrate"
-fi
+for bin in app-server migrate smtp-sink; do
+  [ -x "target/debug/$bin" ] || die "no target/debug/$bin"
+done
 
 # ---- ports: free ones (see stack_free_ports), so that a developer's stack
 # keeps running undisturbed.
@@ -60,6 +63,17 @@ STACK_DIR=$(mktemp -d /tmp/auth-stack-test.XXXXXX)
 chmod 755 "$STACK_DIR"
 export STACK_DIR STACK_PORT STACK_APP_PORT_BASE STACK_PG_PORT
 export STACK_REPLICAS=$replicas STACK_BIN_DIR=$ROOT/target/debug STACK_WAIT=90 STACK_STOP_TIMEOUT=30
+# ---- mail: the replicas send to a real SMTP server (test-support's
+# smtp-sink) that writes what it accepts into $MAIL_SINK_DIR (test_mail.py).
+MAIL_SINK_DIR=$STACK_DIR/mail
+mkdir -p "$MAIL_SINK_DIR"
+sink_port=$(python3 tests/stack/ports.py one) || die "no free port for the SMTP sink"
+target/debug/smtp-sink "$sink_port" "$MAIL_SINK_DIR" 2>"$STACK_DIR/smtp-sink.log" &
+sink_pid=$!
+export MAIL_SINK_DIR AUTH_SMTP_URL="smtp://127.0.0.1:$sink_port" AUTH_MAIL_FROM="Stack <auth@example.com>"
+export AUTH_PASSWORD_RESET_URL='https://app.example.com/reset/{uid}/{token}'
+export AUTH_EMAIL_VERIFICATION=optional AUTH_EMAIL_VERIFY_URL='https://app.example.com/verify/{key}'
+
 # Production refuses a bcrypt cost below 10; bcrypt is built with
 # opt-level 3 in the dev profile, so cost 10 takes ~60 ms. test_stack.py
 # reads AUTH_DB_TIMEOUT back from STACK_DIR/app.env for its latency bounds.
@@ -81,6 +95,7 @@ record() {  # record NAME RC SECONDS [NOTE]: RC "skip" for a skipped step
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  { kill "${sink_pid:-}" && wait "${sink_pid:-}"; } 2>/dev/null || true
   [ "$failed" = 0 ] && [ "$rc" != 0 ] && failed=1
   if [ "${STACK_TEST_KEEP:-0}" = 1 ]; then
     say "STACK_TEST_KEEP=1: the stack keeps running in $STACK_DIR (stop: STACK_DIR=$STACK_DIR scripts/stack-down.sh --purge)"
@@ -162,12 +177,25 @@ fi
 record "tests/stack unit tests" "$rc" $((SECONDS - t))
 
 # ---- the scenarios
-t=$SECONDS
-rc=0
-# Every wait in the tests is bounded; this bounds them all, in case.
-soak=${SOAK_SECONDS:-120}
-timeout -k 30 $((600 + ${soak%.*})) python3 tests/stack/test_stack.py "$@" || rc=$?
-record "tests/stack/test_stack.py ${*:-(all scenarios)}" "$rc" $((SECONDS - t))
+mail_only=0
+if [ "${1:-}" = mail ]; then mail_only=1; shift; fi
+if [ "$mail_only" = 0 ]; then
+  t=$SECONDS
+  rc=0
+  # Every wait in the tests is bounded; this bounds them all, in case.
+  soak=${SOAK_SECONDS:-120}
+  timeout -k 30 $((600 + ${soak%.*})) python3 tests/stack/test_stack.py "$@" || rc=$?
+  record "tests/stack/test_stack.py ${*:-(all scenarios)}" "$rc" $((SECONDS - t))
+fi
+
+# Mail through the stack (a replica killed mid-send): with everything, or
+# alone with `mail`.
+if [ $# = 0 ]; then
+  t=$SECONDS
+  rc=0
+  timeout -k 30 300 python3 tests/stack/test_mail.py || rc=$?
+  record "tests/stack/test_mail.py" "$rc" $((SECONDS - t))
+fi
 
 # Every process of the stack must still be up after the scenarios (each
 # scenario restores what it stopped).

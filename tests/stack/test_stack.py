@@ -215,7 +215,8 @@ def s_client_flow(stack):
     check_edge_headers(r, "register")
     check(r.json["username"] == name and isinstance(r.json["id"], int), f"register body {r.json}")
     check(
-        set(r.json) == {"id", "username", "email", "is_admin", "is_active", "date_joined", "last_login"},
+        set(r.json)
+        == {"id", "username", "email", "email_verified", "is_admin", "is_active", "date_joined", "last_login"},
         f"register: user keys {sorted(r.json)}",
     )
 

@@ -33,6 +33,9 @@ pub enum ApiError {
     TokenNotValid(&'static str),
     #[error("No active account found with the given credentials")]
     NoActiveAccount,
+    /// Mandatory verification: the password was right, the address is not proven.
+    #[error("E-mail is not verified.")]
+    EmailNotVerified,
     #[error("{0}")]
     PermissionDenied(&'static str),
     #[error("Not found.")]
@@ -99,6 +102,7 @@ impl ApiError {
             Self::BadAuthorizationHeader(_) => "bad_authorization_header",
             Self::TokenNotValid(_) => "token_not_valid",
             Self::NoActiveAccount => "no_active_account",
+            Self::EmailNotVerified => "email_not_verified",
             Self::PermissionDenied(_) => "permission_denied",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -114,7 +118,7 @@ impl ApiError {
     /// The `WWW-Authenticate` value of a 401 (RFC 6750 §3).
     fn challenge(&self) -> Option<&'static str> {
         match self {
-            Self::NotAuthenticated | Self::NoActiveAccount => Some(REALM),
+            Self::NotAuthenticated | Self::NoActiveAccount | Self::EmailNotVerified => Some(REALM),
             Self::BadAuthorizationHeader(_) => {
                 Some("Bearer realm=\"api\", error=\"invalid_request\"")
             }
@@ -131,7 +135,8 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated
             | Self::BadAuthorizationHeader(_)
             | Self::TokenNotValid(_)
-            | Self::NoActiveAccount => StatusCode::UNAUTHORIZED,
+            | Self::NoActiveAccount
+            | Self::EmailNotVerified => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

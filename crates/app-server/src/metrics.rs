@@ -18,6 +18,53 @@ pub struct Metrics {
     logins: IntCounterVec,
     refreshes: IntCounterVec,
     reuse_detected: IntCounter,
+    pub mail: MailMetrics,
+}
+
+/// The mail sender's counters, by kind (`password_reset`,
+/// `email_verification`): handed to its thread.
+#[derive(Clone)]
+pub struct MailMetrics {
+    sent: IntCounterVec,
+    failures: IntCounterVec,
+    dropped: IntCounterVec,
+}
+
+impl MailMetrics {
+    fn new() -> Self {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        Self {
+            sent: counter(
+                "auth_mail_sent_total",
+                "Messages handed to the SMTP server (or written as .eml)",
+                &["kind"],
+            ),
+            failures: counter(
+                "auth_mail_delivery_failures_total",
+                "Failed deliveries: transient ones are retried, permanent ones (5xx) are not",
+                &["kind", "reason"],
+            ),
+            dropped: counter(
+                "auth_mail_dropped_total",
+                "Queued messages not sent: their link expired, or nobody is left to send them to",
+                &["kind", "reason"],
+            ),
+        }
+    }
+
+    pub fn sent(&self, kind: &str) {
+        self.sent.with_label_values(&[kind]).inc();
+    }
+
+    pub fn failed(&self, kind: &str, reason: &str) {
+        self.failures.with_label_values(&[kind, reason]).inc();
+    }
+
+    pub fn dropped(&self, kind: &str, reason: &str) {
+        self.dropped.with_label_values(&[kind, reason]).inc();
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +72,7 @@ pub enum LoginOutcome {
     Success,
     InvalidCredentials,
     Throttled,
+    EmailNotVerified,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +119,12 @@ impl Metrics {
             "Retired refresh tokens presented again (their session was revoked)",
         )
         .expect("valid metric");
+        let mail = MailMetrics::new();
         for metric in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(mail.sent.clone()),
+            Box::new(mail.failures.clone()),
+            Box::new(mail.dropped.clone()),
             Box::new(http_duration.clone()),
             Box::new(logins.clone()),
             Box::new(refreshes.clone()),
@@ -87,6 +139,13 @@ impl Metrics {
         for outcome in ["success", "invalid", "reuse"] {
             refreshes.with_label_values(&[outcome]);
         }
+        logins.with_label_values(&["email_not_verified"]);
+        for kind in ["password_reset", "email_verification"] {
+            mail.sent.with_label_values(&[kind]);
+            for reason in ["transient", "permanent"] {
+                mail.failures.with_label_values(&[kind, reason]);
+            }
+        }
         Self {
             registry,
             http_requests,
@@ -94,6 +153,7 @@ impl Metrics {
             logins,
             refreshes,
             reuse_detected,
+            mail,
         }
     }
 
@@ -102,6 +162,7 @@ impl Metrics {
             LoginOutcome::Success => "success",
             LoginOutcome::InvalidCredentials => "invalid_credentials",
             LoginOutcome::Throttled => "throttled",
+            LoginOutcome::EmailNotVerified => "email_not_verified",
         };
         self.logins.with_label_values(&[label]).inc();
     }

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ApiError;
 use crate::requests;
-use crate::routes::{account, admin, ops, tokens};
+use crate::routes::{account, admin, ops, recovery, tokens};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -22,11 +22,15 @@ use crate::views;
         tokens::obtain, tokens::refresh, tokens::verify, tokens::blacklist,
         account::register, account::me, account::change_password, account::logout_all,
         admin::list_users, admin::update_user,
+        recovery::password_reset, recovery::password_reset_confirm,
+        recovery::verify_email, recovery::resend_email,
         ops::healthz, ops::readyz, ops::jwks, ops::openapi, ops::metrics,
     ),
     components(schemas(
         requests::LoginRequest, requests::RefreshRequest, requests::VerifyRequest,
         requests::RegisterRequest, requests::PasswordChangeRequest, requests::UserPatch,
+        requests::recovery::EmailRequest, requests::recovery::ResetConfirmRequest,
+        requests::recovery::VerifyEmailRequest, recovery::Detail,
         views::TokenPairView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
     )),
     modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
@@ -170,6 +174,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::BadAuthorizationHeader(""),
         ApiError::TokenNotValid(""),
         ApiError::NoActiveAccount,
+        ApiError::EmailNotVerified,
         ApiError::PermissionDenied(""),
         ApiError::NotFound,
         ApiError::MethodNotAllowed {
@@ -190,6 +195,7 @@ fn every_error() -> Vec<ApiError> {
             | ApiError::BadAuthorizationHeader(_)
             | ApiError::TokenNotValid(_)
             | ApiError::NoActiveAccount
+            | ApiError::EmailNotVerified
             | ApiError::PermissionDenied(_)
             | ApiError::NotFound
             | ApiError::MethodNotAllowed { .. }

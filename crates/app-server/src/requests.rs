@@ -2,6 +2,8 @@
 //! [`Form`], so every missing or mistyped field is reported, and documents
 //! itself in the OpenAPI schema.
 
+pub mod recovery;
+
 use auth::policy::{email_problems, password_problems, username_problems};
 use auth::SecretString;
 use serde_json::Value;

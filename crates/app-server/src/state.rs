@@ -7,6 +7,7 @@ use auth::{Authority, LoginThrottle};
 use ipnet::IpNet;
 
 use crate::blocking::{Db, Hashing};
+use crate::mail::MailState;
 use crate::metrics::Metrics;
 
 pub struct AppState {
@@ -20,4 +21,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The JWKS document, serialized once: it only changes with a restart.
     pub jwks_json: Bytes,
+    /// Password reset and e-mail verification.
+    pub mail: MailState,
 }

@@ -24,6 +24,8 @@ pub struct UserView {
     /// RFC 3339 in UTC, null before the first login
     #[schema(format = DateTime, required = true)]
     pub last_login: Option<String>,
+    /// The address was proven by its verification link (or given by the operator)
+    pub email_verified: bool,
 }
 
 impl From<&User> for UserView {
@@ -36,6 +38,7 @@ impl From<&User> for UserView {
             is_active: u.is_active,
             date_joined: rfc3339(u.date_joined),
             last_login: u.last_login.map(rfc3339),
+            email_verified: u.email_verified,
         }
     }
 }

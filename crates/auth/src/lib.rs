@@ -6,8 +6,11 @@ pub mod authority;
 pub mod claims;
 pub mod codec;
 pub mod keys;
+pub mod mail_throttle;
 pub mod passwords;
 pub mod policy;
+pub mod recovery;
+pub mod reset_tokens;
 pub mod settings;
 pub mod throttle;
 
@@ -17,7 +20,9 @@ pub use authority::{Authority, TokenError, TokenPair};
 pub use claims::{Claims, TokenType};
 pub use codec::{SignError, TokenCodec, VerifyError, MAX_TOKEN_BYTES};
 pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};
+pub use mail_throttle::MailThrottle;
 pub use passwords::{HashError, PasswordHasher, MAX_PASSWORD_BYTES};
+pub use recovery::{Recovery, RecoveryError, RecoverySettings};
 pub use settings::{TokenSettings, MAX_LEEWAY_SECONDS};
 pub use throttle::{LoginThrottle, Throttled};
 

@@ -1,6 +1,6 @@
 //! The data model of the auth service: users, sessions (refresh-token
-//! families) with their token records, and login-failure counters, as diesel
-//! queries that run unchanged on PostgreSQL and SQLite.
+//! families) with their token records, login-failure counters and the mail
+//! outbox, as diesel queries that run unchanged on PostgreSQL and SQLite.
 //!
 //! Every query is a plain function over `&mut DbConnection`, so callers can
 //! compose them inside one transaction.
@@ -10,6 +10,7 @@ pub mod failover;
 pub mod ids;
 pub mod login_failures;
 pub mod migrations;
+pub mod outbox;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
@@ -22,8 +23,9 @@ pub use connection::{
 };
 pub use failover::{is_connection_error, Attempt};
 pub use ids::{SessionId, TokenId, UserId};
+pub use outbox::{MailKind, OutboxMessage};
 pub use refresh_tokens::RefreshToken;
 pub use sessions::{RevokeReason, Session};
-pub use users::{CreateUserError, NewUser, User, UserFlags};
+pub use users::{CreateUserError, NewUser, Registered, User, UserFlags};
 
 pub use diesel::result::{DatabaseErrorKind, Error as QueryError};

@@ -1,5 +1,6 @@
 //! Failed-login counters in fixed windows, kept in the database so that every
-//! replica and every restart sees the same counts.
+//! replica and every restart sees the same counts; the same counters count
+//! the requests that send mail (password reset, resent verification).
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -14,6 +15,14 @@ use crate::time::Timestamp;
 pub enum FailureScope {
     Username,
     Address,
+    /// Password-reset requests per e-mail address (its SHA-256, never the address).
+    ResetEmail,
+    /// Password-reset requests per client address.
+    ResetClient,
+    /// Verification resends per e-mail address (its SHA-256).
+    VerifyEmail,
+    /// Verification resends per client address.
+    VerifyClient,
 }
 
 impl FailureScope {
@@ -21,6 +30,10 @@ impl FailureScope {
         match self {
             Self::Username => "username",
             Self::Address => "address",
+            Self::ResetEmail => "reset_email",
+            Self::ResetClient => "reset_client",
+            Self::VerifyEmail => "verify_email",
+            Self::VerifyClient => "verify_client",
         }
     }
 }

@@ -13,6 +13,7 @@ diesel::table! {
         last_login -> Nullable<Timestamp>,
         password_changed_at -> Timestamp,
         registered_by_request -> Nullable<Text>,
+        email_verified -> Bool,
     }
 }
 
@@ -48,6 +49,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        kind -> Text,
+        created_at -> Timestamp,
+        message_key -> Text,
+        attempts -> Integer,
+        available_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, login_failures);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    login_failures,
+    mail_outbox
+);

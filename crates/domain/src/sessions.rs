@@ -27,6 +27,7 @@ pub enum RevokeReason {
     Logout,
     ReuseDetected,
     PasswordChanged,
+    PasswordReset,
     LogoutAll,
     Deactivated,
 }
@@ -37,6 +38,7 @@ impl RevokeReason {
             Self::Logout => "logout",
             Self::ReuseDetected => "reuse_detected",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
             Self::LogoutAll => "logout_all",
             Self::Deactivated => "deactivated",
         }

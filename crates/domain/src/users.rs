@@ -6,11 +6,13 @@ use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::connection::DbConnection;
+use crate::connection::{write_transaction, DbConnection};
 use crate::ids::UserId;
 use crate::on_backend;
 use crate::schema::users;
 use crate::time::Timestamp;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -24,6 +26,9 @@ pub struct User {
     pub date_joined: Timestamp,
     pub last_login: Option<Timestamp>,
     pub password_changed_at: Timestamp,
+    /// The address was proven by a verification link (or given by the
+    /// operator to `create-user`); false again only with a new address.
+    pub email_verified: bool,
 }
 
 // The hash stays out of every log line, even a debug print of the whole row.
@@ -39,6 +44,7 @@ impl fmt::Debug for User {
             .field("date_joined", &self.date_joined)
             .field("last_login", &self.last_login)
             .field("password_changed_at", &self.password_changed_at)
+            .field("email_verified", &self.email_verified)
             .finish()
     }
 }
@@ -53,6 +59,22 @@ pub struct NewUser<'a> {
     pub is_admin: bool,
     pub date_joined: Timestamp,
     pub password_changed_at: Timestamp,
+}
+
+/// What [`User::register`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    Created(User),
+    /// The proxy's resend of a registration already committed: its user.
+    Resent(User),
+}
+
+impl Registered {
+    pub fn into_user(self) -> User {
+        match self {
+            Self::Created(user) | Self::Resent(user) => user,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,10 +109,27 @@ impl User {
         request: Option<&str>,
         resend_window: TimeDelta,
     ) -> Result<User, CreateUserError> {
-        let created = on_backend!(conn, |c| diesel::insert_into(users::table)
-            .values((new, users::registered_by_request.eq(request)))
-            .returning(User::as_returning())
-            .get_result(c))
+        Self::register(conn, new, request, resend_window).map(Registered::into_user)
+    }
+
+    /// [`User::create_for_request`], telling a new user from a resent one, so
+    /// that what a registration causes (a verification mail) happens once.
+    /// The insert runs in a savepoint of its own: inside a caller's
+    /// transaction, a taken username must leave that transaction usable for
+    /// the lookup of the resend (PostgreSQL aborts a transaction at its first
+    /// failed statement otherwise).
+    pub fn register(
+        conn: &mut DbConnection,
+        new: &NewUser<'_>,
+        request: Option<&str>,
+        resend_window: TimeDelta,
+    ) -> Result<Registered, CreateUserError> {
+        let created = write_transaction(conn, |c| {
+            on_backend!(c, |c| diesel::insert_into(users::table)
+                .values((new, users::registered_by_request.eq(request)))
+                .returning(User::as_returning())
+                .get_result(c))
+        })
         .map_err(|e| match e {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 CreateUserError::UsernameTaken
@@ -98,7 +137,7 @@ impl User {
             other => CreateUserError::Database(other),
         });
         let (Err(CreateUserError::UsernameTaken), Some(request)) = (&created, request) else {
-            return created;
+            return created.map(Registered::Created);
         };
         let since = new.date_joined - resend_window;
         let resent = on_backend!(conn, |c| users::table
@@ -113,7 +152,7 @@ impl User {
         log::info!(
             "register: request {request} resent by the proxy; answered with the user it created"
         );
-        Ok(user)
+        Ok(Registered::Resent(user))
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
@@ -167,6 +206,49 @@ impl User {
                 users::password_changed_at.eq(at),
             ))
             .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// The active users with this address, compared case-insensitively
+    /// (ASCII letters on SQLite, whose `lower` knows no others), by id.
+    pub fn find_active_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Vec<User>> {
+        let wanted = email.to_lowercase();
+        on_backend!(conn, |c| users::table
+            .filter(lower(users::email).eq(&wanted))
+            .filter(users::is_active.eq(true))
+            .order(users::id.asc())
+            .select(User::as_select())
+            .load(c))
+    }
+
+    /// The user, its row locked until the transaction ends, so that a check
+    /// made on it (a reset token over its hash) still holds at the write.
+    /// Call inside [`write_transaction`]: on SQLite its `BEGIN IMMEDIATE`
+    /// already holds the database's write lock.
+    pub fn find_for_update(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
+        let query = users::table.find(id);
+        match conn {
+            DbConnection::Pg(c) => query
+                .select(User::as_select())
+                .for_update()
+                .get_result(c)
+                .optional(),
+            DbConnection::Sqlite(c) => query.select(User::as_select()).get_result(c).optional(),
+        }
+    }
+
+    /// Mark the address proven, if it is still `email`; false otherwise (a
+    /// changed address, or none).
+    pub fn set_email_verified(
+        conn: &mut DbConnection,
+        id: UserId,
+        email: &str,
+    ) -> QueryResult<bool> {
+        let n = on_backend!(conn, |c| diesel::update(
+            users::table.find(id).filter(users::email.eq(email))
+        )
+        .set(users::email_verified.eq(true))
+        .execute(c))?;
         Ok(n == 1)
     }
 

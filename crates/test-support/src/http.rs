@@ -245,6 +245,7 @@ pub fn assert_user_shape(user: &Value) {
         [
             "date_joined",
             "email",
+            "email_verified",
             "id",
             "is_active",
             "is_admin",
@@ -256,6 +257,10 @@ pub fn assert_user_shape(user: &Value) {
     assert!(user["username"].is_string(), "username is a string: {user}");
     assert!(user["email"].is_string() || user["email"].is_null());
     assert!(user["is_admin"].is_boolean() && user["is_active"].is_boolean());
+    assert!(
+        user["email_verified"].is_boolean(),
+        "email_verified is a bool: {user}"
+    );
     for field in ["date_joined", "last_login"] {
         match &user[field] {
             Value::Null if field == "last_login" => {}

@@ -21,6 +21,7 @@ pub mod jwt;
 pub mod keyfiles;
 pub mod process;
 pub mod server;
+pub mod smtp;
 pub mod users;
 
 pub use db::{migration_names, postgres_admin_url, PgDatabase, TestDb, PG_ENV};

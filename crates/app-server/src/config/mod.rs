@@ -5,6 +5,7 @@
 //! them. Secrets are read here and nowhere else.
 
 mod environment;
+pub mod mail;
 mod parse;
 pub mod variables;
 
@@ -59,6 +60,8 @@ pub struct Config {
     pub pool_size: u32,
     pub db_timeout: StdDuration,
     pub db_startup_wait: StdDuration,
+    /// Password reset, e-mail verification, and how their mail leaves.
+    pub mail: mail::MailConfig,
     /// env_logger's filter (RUST_LOG).
     pub log_filter: String,
     /// Warnings to log once the logger runs (e.g. a short development secret).
@@ -84,6 +87,7 @@ impl Config {
         }
         let mut warnings = Vec::new();
         let keys = key_config(&vars, &mut warnings)?;
+        let mail = mail::MailConfig::from_vars(&vars, &mut warnings)?;
         let database_url = vars
             .database_url
             .unwrap_or_else(|| DatabaseUrl::embedded(&vars.data_dir));
@@ -124,6 +128,7 @@ impl Config {
             pool_size,
             db_timeout: vars.db_timeout,
             db_startup_wait: vars.db_startup_wait,
+            mail,
             log_filter: vars.log_filter,
             warnings,
         })

@@ -21,7 +21,10 @@ use chrono::Duration;
 use domain::{DatabaseUrl, DEFAULT_DATA_DIR};
 use ipnet::IpNet;
 
+use lettre::message::Mailbox;
+
 use super::environment::Environment;
+use super::mail::{self, LinkTemplate, SmtpUrl, Verification};
 use super::parse;
 use crate::env_vars::{Env, EnvError};
 
@@ -153,6 +156,20 @@ variables! {
     db_timeout: StdDuration = "AUTH_DB_TIMEOUT", default "3s", parse::positive_std_duration;
     /// How long start-up retries an unreachable database.
     db_startup_wait: StdDuration = "AUTH_DB_STARTUP_WAIT", default "30s", parse::std_duration;
+    /// The link of the password-reset mail, with `{uid}` and `{token}`; setting it turns password reset on.
+    password_reset_url: Option<LinkTemplate> = "AUTH_PASSWORD_RESET_URL", unset "unset: password reset is off (its routes answer 404)", mail::reset_url;
+    /// How long a password-reset link works, from its request.
+    password_reset_timeout: Duration = "AUTH_PASSWORD_RESET_TIMEOUT", default "3d", parse::positive_duration;
+    /// `none`, `optional` (registration sends a link) or `mandatory` (and login waits for it).
+    email_verification: Verification = "AUTH_EMAIL_VERIFICATION", default "none", mail::verification;
+    /// The link of the verification mail, with `{key}`.
+    email_verify_url: Option<LinkTemplate> = "AUTH_EMAIL_VERIFY_URL", unset "unset; required when AUTH_EMAIL_VERIFICATION is not `none`", mail::verify_url;
+    /// The SMTP server, `smtps://user:pass@host:465` or `smtp://host:25?tls=starttls`.
+    smtp_url: Option<SmtpUrl> = "AUTH_SMTP_URL", secret "unset: in development mail is written as `.eml` files in `outbox/` in AUTH_DATA_DIR; production refuses to start without it when a mail feature is on", mail::smtp_url;
+    /// The From: of every message.
+    mail_from: Mailbox = "AUTH_MAIL_FROM", default "webmaster@localhost", mail::mailbox;
+    /// A directory whose templates replace the built-in ones, file by file.
+    mail_templates: Option<PathBuf> = "AUTH_MAIL_TEMPLATES", unset "unset: the built-in templates", parse::path;
     /// env_logger's filter, e.g. `warn` or `info,access=warn`.
     log_filter: String = "RUST_LOG", default "info", parse::text;
 }

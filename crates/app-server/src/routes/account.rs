@@ -4,10 +4,12 @@ use actix_web::{web, HttpResponse};
 use auth::RESEND_WINDOW;
 use chrono::Utc;
 use domain::time::to_db;
-use domain::{CreateUserError, NewUser, User};
+use domain::{outbox, write_transaction, CreateUserError, MailKind, NewUser, Registered, User};
 use serde_json::Value;
 
+use crate::config::mail::Verification;
 use crate::errors::ApiError;
+use crate::extract::body::REQUIRED;
 use crate::extract::{CurrentUser, ProxyRequestId, UserWithBody};
 use crate::requests::{PasswordChangeRequest, RegisterRequest};
 use crate::state::AppState;
@@ -26,7 +28,7 @@ use crate::views::UserView;
                 "password": "$request.body#/password"
             }))),
         )),
-        (status = 400, description = "Bad username, email or password (see `fields`)", body = crate::views::ErrorBody),
+        (status = 400, description = "Bad username, email or password, or no email while verification is mandatory (see `fields`)", body = crate::views::ErrorBody),
         (status = 403, description = "Registration is off", body = crate::views::ErrorBody),
         (status = 409, description = "`username_taken`", body = crate::views::ErrorBody),
     )
@@ -40,27 +42,43 @@ pub async fn register(
         return Err(ApiError::PermissionDenied("Registration is closed."));
     }
     let request = RegisterRequest::parse(body.into_inner())?;
+    let verification = state.mail.verification;
+    if verification == Verification::Mandatory && request.email.is_none() {
+        return Err(ApiError::field("email", REQUIRED));
+    }
     let hash = state.hashing.hash(request.password).await?;
     let user = state
         .db
         .run(move |conn| {
             let now = to_db(Utc::now());
-            User::create_for_request(
-                conn,
-                &NewUser {
-                    username: &request.username,
-                    email: request.email.as_deref(),
-                    password_hash: &hash,
-                    is_active: true,
-                    is_admin: false,
-                    date_joined: now,
-                    password_changed_at: now,
-                },
-                request_id.0.as_deref(),
-                RESEND_WINDOW,
-            )
+            // The verification mail is queued with the user, or not at all.
+            write_transaction(conn, |c| {
+                let registered = User::register(
+                    c,
+                    &NewUser {
+                        username: &request.username,
+                        email: request.email.as_deref(),
+                        password_hash: &hash,
+                        is_active: true,
+                        is_admin: false,
+                        date_joined: now,
+                        password_changed_at: now,
+                    },
+                    request_id.0.as_deref(),
+                    RESEND_WINDOW,
+                )?;
+                if let Registered::Created(user) = &registered {
+                    if verification.is_on() && user.email.is_some() {
+                        outbox::enqueue(c, &[user.id], MailKind::EmailVerification, now)?;
+                    }
+                }
+                Ok::<_, CreateUserError>(registered.into_user())
+            })
         })
         .await?;
+    if verification.is_on() && user.email.is_some() {
+        state.mail.wake();
+    }
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 

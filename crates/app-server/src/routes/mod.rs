@@ -4,12 +4,14 @@
 pub mod account;
 pub mod admin;
 pub mod ops;
+pub mod recovery;
 pub mod tokens;
 
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+use actix_web::{guard, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 
 use crate::errors::ApiError;
+use crate::state::AppState;
 
 /// Serve `method` at `path` (written with its trailing slash) and at the same
 /// path without it, answering 405, with `Allow`, to every other method.
@@ -23,11 +25,34 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
+    route_when(cfg, path, method, handler, None);
+}
+
+/// [`route`] for a feature that can be off: while `on` says no, the path is
+/// not matched at all, so every method gets the 404 of an unknown path.
+fn route_when<F, Args>(
+    cfg: &mut web::ServiceConfig,
+    path: &str,
+    method: Method,
+    handler: F,
+    on: Option<fn(&AppState) -> bool>,
+) where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
     let bare = path.strip_suffix('/').filter(|p| !p.is_empty());
     for pattern in std::iter::once(path).chain(bare) {
         let allow = method.clone();
+        let mut resource = web::resource(pattern);
+        if let Some(on) = on {
+            resource = resource.guard(guard::fn_guard(move |ctx| {
+                ctx.app_data::<web::Data<AppState>>()
+                    .is_some_and(|state| on(state))
+            }));
+        }
         cfg.service(
-            web::resource(pattern)
+            resource
                 // both spellings under one name: the metrics' route label
                 .name(path)
                 .route(web::method(method.clone()).to(handler.clone()))
@@ -67,6 +92,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         account::change_password,
     );
     route(cfg, "/api/logout/all/", Method::POST, account::logout_all);
+    let reset = Some((|s| s.mail.reset_on) as fn(&AppState) -> bool);
+    let verification = Some((|s| s.mail.verification.is_on()) as fn(&AppState) -> bool);
+    let post = Method::POST;
+    route_when(
+        cfg,
+        "/api/password/reset/",
+        post.clone(),
+        recovery::password_reset,
+        reset,
+    );
+    route_when(
+        cfg,
+        "/api/password/reset/confirm/",
+        post.clone(),
+        recovery::password_reset_confirm,
+        reset,
+    );
+    route_when(
+        cfg,
+        "/api/register/verify-email/",
+        post.clone(),
+        recovery::verify_email,
+        verification,
+    );
+    route_when(
+        cfg,
+        "/api/register/resend-email/",
+        post,
+        recovery::resend_email,
+        verification,
+    );
     route(cfg, "/api/admin/users/", Method::GET, admin::list_users);
     route(
         cfg,

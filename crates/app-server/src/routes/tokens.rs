@@ -7,6 +7,7 @@ use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
 
+use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
@@ -39,7 +40,7 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
             ("LogOut" = (operation_id = "blacklist", request_body = json!({"refresh": "$response.body#/refresh"}))),
         )),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
-        (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user", body = crate::views::ErrorBody),
+        (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user; `email_not_verified`: the right password, while verification is mandatory and the address is not proven", body = crate::views::ErrorBody),
         (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
     )
 )]
@@ -91,6 +92,12 @@ pub async fn obtain(
         state.metrics.login(LoginOutcome::InvalidCredentials);
         return Err(ApiError::NoActiveAccount);
     };
+    // Only now, with the password checked: the answer tells nothing to
+    // someone without it. Not a failure: the password was right.
+    if state.mail.verification == Verification::Mandatory && !user.email_verified {
+        state.metrics.login(LoginOutcome::EmailNotVerified);
+        return Err(ApiError::EmailNotVerified);
+    }
     let authority = state.authority.clone();
     let pair = state
         .db

@@ -24,6 +24,11 @@ pub enum StartupError {
     PendingMigrations { count: usize, url: String },
     #[error("migrating DATABASE_URL ({url}) failed: {reason}")]
     Migration { url: String, reason: String },
+    #[error("invalid {variable}: {reason}")]
+    Mail {
+        variable: &'static str,
+        reason: String,
+    },
     #[error("cannot hash passwords: {0}")]
     Hashing(#[from] auth::HashError),
     #[error("cannot listen on AUTH_BIND ({addr}): {source}")]

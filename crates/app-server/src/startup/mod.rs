@@ -38,6 +38,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
 
     let state = web::Data::new(build_state(&config, pool(&config), keys, hasher)?);
+    let sender = crate::mail::start(&config, &state.mail, state.metrics.mail.clone())?;
     let openapi_json = web::Data::new(Bytes::from(openapi::document_json()));
     log::info!(
         "serving on http://{} with {} workers, database {}",
@@ -56,6 +57,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         })?
         .run()
         .await?;
+    if let Some(sender) = sender {
+        sender.stop();
+    }
     log::info!("stopped");
     Ok(())
 }
@@ -83,6 +87,7 @@ pub fn build_state(
         trusted_proxies: config.trusted_proxies.clone(),
         metrics: Arc::new(Metrics::new()),
         jwks_json,
+        mail: crate::mail::MailState::new(config)?,
     })
 }
 

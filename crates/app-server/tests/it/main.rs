@@ -9,6 +9,7 @@ mod cli;
 mod compat;
 mod failover;
 mod operations;
+mod recovery;
 mod throttle;
 mod tokens;
 

@@ -3,4 +3,5 @@
 //! schema (`test_support::backend_tests!`).
 
 mod migrations;
+mod outbox;
 mod queries;

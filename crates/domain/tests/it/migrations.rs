@@ -8,7 +8,13 @@ use diesel::sql_types::{Bool, Text};
 use domain::{migrations, Backend, DbConnection};
 use test_support::{backend_tests, TestDb};
 
-const TABLES: [&str; 4] = ["users", "sessions", "refresh_tokens", "login_failures"];
+const TABLES: [&str; 5] = [
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "login_failures",
+    "mail_outbox",
+];
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Column {
@@ -79,6 +85,10 @@ fn expected_indexes() -> BTreeSet<String> {
         "refresh_tokens_session_id_idx",
         "refresh_tokens_expires_at_idx",
         "login_failures_window_start_idx",
+        "users_email_lower_idx",
+        "mail_outbox_pending_idx",
+        "mail_outbox_done_at_idx",
+        "mail_outbox_user_id_idx",
     ]
     .map(String::from)
     .into()
