@@ -218,6 +218,8 @@ fn body_fields(cell: &str) -> Vec<(String, bool)> {
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 2 == 1)
+        // `{"detail":"text"}`: a quoted string after a colon is a value, not a name
+        .filter(|(i, _)| !pieces[i - 1].trim_end().ends_with(':'))
         .map(|(i, name)| {
             let optional = pieces.get(i + 1).is_some_and(|p| p.starts_with('?'));
             ((*name).to_owned(), !optional)
