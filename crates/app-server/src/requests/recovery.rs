@@ -15,6 +15,12 @@ pub const MISMATCH: &str = "The two password fields didn’t match.";
 /// `{"email"}` of the password-reset request and of the verification resend.
 #[derive(ToSchema)]
 pub struct EmailRequest {
+    /// an address: one `@`, something either side, no space or control character
+    #[schema(
+        min_length = 1,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub email: String,
 }
 
@@ -34,12 +40,14 @@ impl EmailRequest {
 #[derive(ToSchema)]
 pub struct ResetConfirmRequest {
     /// base64url of the user's id, from the link
+    #[schema(min_length = 1)]
     pub uid: String,
     /// from the link
+    #[schema(min_length = 1)]
     pub token: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub new_password1: SecretString,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub new_password2: SecretString,
 }
 
@@ -86,6 +94,7 @@ impl ResetConfirmRequest {
 /// `{"key"}` of the verification link.
 #[derive(ToSchema)]
 pub struct VerifyEmailRequest {
+    #[schema(min_length = 1)]
     pub key: String,
 }
 
