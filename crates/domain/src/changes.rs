@@ -93,7 +93,24 @@ pub struct Subscription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     Change(Change),
+    /// A listener's [`Subscription::ping`], its own or another replica's.
+    Ping(u64),
     Unreadable,
+}
+
+/// The payload of a ping: `p:` and a number no other listener picks.
+const PING_PREFIX: &str = "p:";
+
+impl Notice {
+    pub fn parse(payload: &str) -> Self {
+        if let Some(change) = Change::parse(payload) {
+            return Self::Change(change);
+        }
+        match payload.strip_prefix(PING_PREFIX).map(str::parse) {
+            Some(Ok(n)) => Self::Ping(n),
+            _ => Self::Unreadable,
+        }
+    }
 }
 
 impl Subscription {
@@ -117,19 +134,22 @@ impl Subscription {
     pub fn poll(&mut self) -> QueryResult<Vec<Notice>> {
         let mut notices = Vec::new();
         for notification in self.conn.notifications_iter() {
-            let notification = notification?;
-            notices.push(match Change::parse(&notification.payload) {
-                Some(change) => Notice::Change(change),
-                None => Notice::Unreadable,
-            });
+            notices.push(Notice::parse(&notification?.payload));
         }
         Ok(notices)
     }
 
-    /// A round trip: a connection that died quietly (a network partition
-    /// sends no FIN) shows here.
-    pub fn ping(&mut self) -> QueryResult<()> {
-        self.conn.batch_execute("SELECT 1")
+    /// Notify the channel with `Notice::Ping(n)`. A round trip that shows
+    /// a connection that died quietly (a partition sends no FIN); and since
+    /// PostgreSQL delivers notifications in commit order, once the ping comes
+    /// back every change committed before it has been delivered: a ping that
+    /// does not come back in time means the notifications lag.
+    pub fn ping(&mut self, n: u64) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(format!("{PING_PREFIX}{n}"))
+            .execute(&mut self.conn)
+            .map(drop)
     }
 }
 
@@ -147,6 +167,13 @@ mod tests {
         }
         for bad in ["", "s:", "u:x", "x:1", "u"] {
             assert_eq!(Change::parse(bad), None, "{bad}");
+            assert_eq!(Notice::parse(bad), Notice::Unreadable, "{bad}");
         }
+        assert_eq!(Notice::parse("p:7"), Notice::Ping(7));
+        assert_eq!(Notice::parse("p:x"), Notice::Unreadable);
+        assert_eq!(
+            Notice::parse("u:3"),
+            Notice::Change(Change::User(UserId(3)))
+        );
     }
 }

@@ -204,6 +204,15 @@ fn a_revocation_on_one_replica_reaches_the_other() {
         }
         delays.push(revoked.elapsed());
     }
+    // The replicas' pings (one a second each) are told from changes: no
+    // notification was unreadable, and no listener gave up as lagging.
+    for s in [&a, &b] {
+        assert_eq!(
+            metric(s, "auth_session_cache_invalidations_total{reason=\"all\"}"),
+            0.0
+        );
+        assert_eq!(metric(s, "auth_session_cache_listener_connected"), 1.0);
+    }
     delays.sort();
     let at = |q: f64| delays[((delays.len() as f64 * q).ceil() as usize).saturating_sub(1)];
     let report = format!(
