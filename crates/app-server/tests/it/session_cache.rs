@@ -45,6 +45,39 @@ fn warm(s: &Server, access: &str) {
     }
 }
 
+fn changes_forgotten(s: &Server) -> f64 {
+    metric(
+        s,
+        "auth_session_cache_invalidations_total{reason=\"change\"}",
+    )
+}
+
+/// Log in on `a` and wait until `b` has had the login's notification (it
+/// changes `last_login`), so that it cannot undo a fill made after it.
+fn login_seen_by(a: &Server, b: &Server) -> (String, String) {
+    let before = changes_forgotten(b);
+    let tokens = a.login("alice", PASSWORD);
+    let limit = Instant::now() + Duration::from_secs(10);
+    while changes_forgotten(b) == before {
+        assert!(
+            Instant::now() < limit,
+            "the login's notification never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    tokens
+}
+
+/// Twenty requests, all answered from the cache.
+fn assert_steady(s: &Server, access: &str) {
+    let (hits_before, misses_before) = (hits(s), metric(s, "auth_session_cache_misses_total"));
+    for _ in 0..20 {
+        assert_eq!(s.get("/api/me/", Some(access)).status, 200);
+    }
+    assert_eq!(hits(s) - hits_before, 20.0);
+    assert_eq!(metric(s, "auth_session_cache_misses_total"), misses_before);
+}
+
 /// Wait until the gauge says the listener is (or is not) subscribed.
 fn wait_listening(s: &Server, connected: bool) {
     let want = if connected { 1.0 } else { 0.0 };
@@ -66,8 +99,15 @@ fn same_replica_sees_every_change_at_once(db: &TestDb) {
     let (_, admin) = s.admin("root");
     let (id, access, refresh) = s.user("alice");
 
-    // logout (blacklist)
+    // at steady state no request reads the database (on PostgreSQL, see the
+    // two-replica test: this schema shares its notification channel with the
+    // other tests' schemas, whose changes may make it forget a user id)
     warm(&s, &access);
+    if db.backend() == domain::Backend::Sqlite {
+        assert_steady(&s, &access);
+    }
+
+    // logout (blacklist)
     let r = s.post("/api/token/blacklist/", json!({"refresh": refresh}));
     assert_eq!(r.status, 200, "{}", r.text);
     s.get("/api/me/", Some(&access)).assert_token_not_valid();
@@ -181,9 +221,12 @@ fn a_revocation_on_one_replica_reaches_the_other() {
     let pg = PgDatabase::create();
     let (a, b) = two_replicas(&pg);
     a.register("alice", PASSWORD);
+    let (access, _) = login_seen_by(&a, &b);
+    warm(&b, &access);
+    assert_steady(&b, &access);
     let mut delays = Vec::with_capacity(TRIALS);
     for _ in 0..TRIALS {
-        let (access, refresh) = a.login("alice", PASSWORD);
+        let (access, refresh) = login_seen_by(&a, &b);
         warm(&b, &access);
         let r = a.post("/api/token/blacklist/", json!({"refresh": refresh}));
         assert_eq!(r.status, 200, "{}", r.text);
@@ -263,7 +306,7 @@ fn without_its_listener_a_replica_bypasses_its_cache_and_recovers() {
         pg.name
     ));
     wait_listening(&b, true);
-    let (access, _) = a.login("alice", PASSWORD);
+    let (access, _) = login_seen_by(&a, &b);
     warm(&b, &access);
     let before = hits(&b);
     assert_eq!(b.get("/api/me/", Some(&access)).status, 200);
