@@ -107,10 +107,6 @@ impl CacheMetrics {
     pub fn unregistered() -> Self {
         Self::new()
     }
-
-    pub fn hits_count(&self) -> u64 {
-        self.hits.get()
-    }
 }
 
 /// The mail sender's counters, by kind (`password_reset`,
