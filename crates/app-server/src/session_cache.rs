@@ -12,8 +12,8 @@
 //! - on the others, on PostgreSQL, through the notification the write sent in
 //!   its transaction, read by [`listener`];
 //! - while that listener is not subscribed (not yet, or its connection
-//!   dropped), the cache is empty and bypassed: a notification it may have
-//!   missed cannot leave a revoked session served. SQLite is one process:
+//!   dropped or lagged), the cache is empty and bypassed: a notification it
+//!   may have missed cannot leave a revoked session served. SQLite is one process:
 //!   the first way is all it needs.
 //!
 //! A read racing a write must not put back what the write just made stale: a
