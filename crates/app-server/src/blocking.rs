@@ -9,20 +9,28 @@ use auth::{PasswordHasher, SecretString};
 use domain::{DbConnection, Pool};
 
 use crate::errors::ApiError;
+use crate::session_cache::SessionCache;
 
 /// The connection pool, used only from blocking threads.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
     timeout: Duration,
+    /// Told of every change the call's queries announced.
+    cache: SessionCache,
 }
 
 impl Db {
     /// `timeout` bounds each call's wait for a connection, queueing included.
     /// The statements themselves are bounded separately (on PostgreSQL by the
     /// same value as `statement_timeout`, per statement).
-    pub fn new(pool: Pool, timeout: Duration) -> Self {
-        Self { pool, timeout }
+    /// `cache` forgets what the calls change (see `domain::changes`).
+    pub fn new(pool: Pool, timeout: Duration, cache: SessionCache) -> Self {
+        Self {
+            pool,
+            timeout,
+            cache,
+        }
     }
 
     /// Check out a connection and run `f` with it, on a blocking thread.
@@ -37,6 +45,10 @@ impl Db {
     /// deadline; otherwise, or when that fails too, the answer is 503
     /// `unavailable`, whatever `f` made of the error (never a 500, nor a 401
     /// for a token that could not be checked).
+    ///
+    /// Every change `f`'s queries announced is forgotten by this replica's
+    /// session cache right after `f`, on this thread: before the caller can
+    /// answer, whatever the outcome.
     pub async fn run<T, E, F>(&self, mut f: F) -> Result<T, ApiError>
     where
         F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -44,6 +56,7 @@ impl Db {
         E: Into<ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let cache = self.cache.clone();
         let deadline = Instant::now() + self.timeout;
         web::block(move || {
             let mut attempts = 0;
@@ -58,6 +71,7 @@ impl Db {
                 let mut conn = pool.get_timeout(remaining)?;
                 conn.begin_attempt();
                 let result = f(&mut conn);
+                cache.forget(domain::changes::take_announced());
                 let attempt = conn.attempt();
                 let Some(failure) = attempt.connection_failure.as_deref() else {
                     return result.map_err(Into::into);

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod requests;
 pub mod routes;
+pub mod session_cache;
 pub mod startup;
 pub mod state;
 pub mod views;

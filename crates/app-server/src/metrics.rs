@@ -8,7 +8,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -19,6 +20,93 @@ pub struct Metrics {
     refreshes: IntCounterVec,
     reuse_detected: IntCounter,
     pub mail: MailMetrics,
+    pub session_cache: CacheMetrics,
+}
+
+/// The session cache's counters (see `session_cache`): handed to it and to
+/// its listener thread.
+#[derive(Clone)]
+pub struct CacheMetrics {
+    hits: IntCounter,
+    misses: IntCounter,
+    bypasses: IntCounter,
+    invalidations: IntCounterVec,
+    listener_connected: IntGauge,
+}
+
+impl CacheMetrics {
+    fn new() -> Self {
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let invalidations = IntCounterVec::new(
+            Opts::new(
+                "auth_session_cache_invalidations_total",
+                "Entries forgotten: by a change (`change`), a notification that named none (`all`), or the listener going up or down (`listener`)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        for reason in ["change", "all", "listener"] {
+            invalidations.with_label_values(&[reason]);
+        }
+        Self {
+            hits: counter(
+                "auth_session_cache_hits_total",
+                "User-loading requests answered from the session cache",
+            ),
+            misses: counter(
+                "auth_session_cache_misses_total",
+                "User-loading requests that read the database and filled the cache",
+            ),
+            bypasses: counter(
+                "auth_session_cache_bypasses_total",
+                "User-loading requests that read the database because the listener was not subscribed",
+            ),
+            invalidations,
+            listener_connected: IntGauge::new(
+                "auth_session_cache_listener_connected",
+                "1 while the PostgreSQL listener is subscribed (the cache serves), else 0; always 0 on SQLite, which needs none",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.hits.clone()),
+            Box::new(self.misses.clone()),
+            Box::new(self.bypasses.clone()),
+            Box::new(self.invalidations.clone()),
+            Box::new(self.listener_connected.clone()),
+        ]
+    }
+
+    pub fn hit(&self) {
+        self.hits.inc();
+    }
+
+    pub fn miss(&self) {
+        self.misses.inc();
+    }
+
+    pub fn bypass(&self) {
+        self.bypasses.inc();
+    }
+
+    pub fn invalidated(&self, reason: &str) {
+        self.invalidations.with_label_values(&[reason]).inc();
+    }
+
+    pub fn listener_connected(&self, connected: bool) {
+        self.listener_connected.set(i64::from(connected));
+    }
+}
+
+#[cfg(test)]
+impl CacheMetrics {
+    /// Counters registered nowhere, for the cache's unit tests.
+    pub fn unregistered() -> Self {
+        Self::new()
+    }
 }
 
 /// The mail sender's counters, by kind (`password_reset`,
@@ -120,7 +208,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let mail = MailMetrics::new();
-        for metric in [
+        let session_cache = CacheMetrics::new();
+        for metric in session_cache.collectors().into_iter().chain([
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(mail.sent.clone()),
             Box::new(mail.failures.clone()),
@@ -129,7 +218,7 @@ impl Metrics {
             Box::new(logins.clone()),
             Box::new(refreshes.clone()),
             Box::new(reuse_detected.clone()),
-        ] {
+        ]) {
             registry.register(metric).expect("metric names are unique");
         }
         // Expose every outcome from the start, so rates work before the first event.
@@ -154,6 +243,7 @@ impl Metrics {
             refreshes,
             reuse_detected,
             mail,
+            session_cache,
         }
     }
 

@@ -9,9 +9,12 @@ use ipnet::IpNet;
 use crate::blocking::{Db, Hashing};
 use crate::mail::MailState;
 use crate::metrics::Metrics;
+use crate::session_cache::SessionCache;
 
 pub struct AppState {
     pub db: Db,
+    /// The sessions and users of user-loading routes (see `session_cache`).
+    pub sessions: SessionCache,
     pub authority: Arc<Authority>,
     pub hashing: Hashing,
     pub throttle: Arc<LoginThrottle>,

@@ -35,12 +35,20 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Computes one hash (the dummy), so this takes as long as a login.
+    /// Quick, whatever the cost: the dummy is a hash at the lowest cost
+    /// relabelled with ours. bcrypt reads the cost from the hash, so checking
+    /// a password against it runs the full work of our cost, as a real hash
+    /// would, and never matches (its digest is of another cost). Hashing the
+    /// dummy at our cost instead would take a login's time at every start
+    /// (about 240 ms at cost 12), before a new replica could serve.
     pub fn new(cost: u32) -> Result<Self, HashError> {
         if !COST_RANGE.contains(&cost) {
             return Err(HashError::BadCost);
         }
-        let dummy_hash = bcrypt::hash("dummy password, never matches", cost)?;
+        let cheap = bcrypt::hash("dummy password, never matches", *COST_RANGE.start())?;
+        // `$2b$04$` then 22 characters of salt and 31 of digest.
+        let salt_and_digest = cheap.rsplit('$').next().unwrap_or_default();
+        let dummy_hash = format!("$2b${cost:02}${salt_and_digest}");
         Ok(Self { cost, dummy_hash })
     }
 
@@ -84,6 +92,19 @@ mod tests {
 
     fn secret(s: &str) -> SecretString {
         SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_ours_does_and_never_matches() {
+        for cost in [4, 5, 12, 31] {
+            let hasher = PasswordHasher::new(cost).unwrap();
+            let parts: bcrypt::HashParts = hasher.dummy_hash.parse().unwrap();
+            assert_eq!(parts.get_cost(), cost);
+        }
+        let hasher = PasswordHasher::new(5).unwrap();
+        for password in ["dummy password, never matches", "", "x"] {
+            assert!(!hasher.verify(&secret(password), &hasher.dummy_hash));
+        }
     }
 
     #[test]

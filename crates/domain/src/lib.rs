@@ -5,6 +5,7 @@
 //! Every query is a plain function over `&mut DbConnection`, so callers can
 //! compose them inside one transaction.
 
+pub mod changes;
 pub mod connection;
 pub mod failover;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod sessions;
 pub mod time;
 pub mod users;
 
+pub use changes::{Change, Notice, Subscription};
 pub use connection::{
     build_pool, write_transaction, Backend, DatabaseUrl, DatabaseUrlError, DbConnection, Pool,
     PoolOptions, PooledConnection, DEFAULT_DATA_DIR,

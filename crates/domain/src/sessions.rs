@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::changes::{announce, Change};
 use crate::connection::DbConnection;
 use crate::ids::{SessionId, UserId};
 use crate::on_backend;
@@ -79,6 +80,7 @@ impl Session {
     }
 
     /// Revoke one family; false when it was already revoked or does not exist.
+    /// Announced to the session caches (see [`crate::changes`]).
     pub fn revoke(
         conn: &mut DbConnection,
         id: &SessionId,
@@ -95,17 +97,22 @@ impl Session {
             sessions::revoked_reason.eq(reason.as_str()),
         ))
         .execute(c))?;
+        if n == 1 {
+            announce(conn, Change::Session(id.clone()))?;
+        }
         Ok(n == 1)
     }
 
     /// Revoke every live family of a user in one statement; returns how many.
+    /// Announced to the session caches as a change of the user, which drops
+    /// every cached session of theirs.
     pub fn revoke_all_for_user(
         conn: &mut DbConnection,
         user: UserId,
         at: Timestamp,
         reason: RevokeReason,
     ) -> QueryResult<usize> {
-        on_backend!(conn, |c| diesel::update(
+        let n = on_backend!(conn, |c| diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user))
                 .filter(sessions::revoked_at.is_null()),
@@ -114,7 +121,11 @@ impl Session {
             sessions::revoked_at.eq(at),
             sessions::revoked_reason.eq(reason.as_str()),
         ))
-        .execute(c))
+        .execute(c))?;
+        if n > 0 {
+            announce(conn, Change::User(user))?;
+        }
+        Ok(n)
     }
 
     /// Delete families past their absolute limit; their token records go with them.

@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::changes::{announce, Change};
 use crate::connection::{write_transaction, DbConnection};
 use crate::ids::UserId;
 use crate::on_backend;
@@ -186,14 +187,16 @@ impl User {
         })
     }
 
+    /// Announced (see [`crate::changes`]): `/api/me/` shows `last_login`.
     pub fn record_login(conn: &mut DbConnection, id: UserId, at: Timestamp) -> QueryResult<()> {
         on_backend!(conn, |c| diesel::update(users::table.find(id))
             .set(users::last_login.eq(at))
             .execute(c))?;
-        Ok(())
+        announce(conn, Change::User(id))
     }
 
-    /// Store a new hash; returns false when no such user exists.
+    /// Store a new hash; returns false when no such user exists. Announced
+    /// (see [`crate::changes`]): tokens older than the change stop working.
     pub fn set_password_hash(
         conn: &mut DbConnection,
         id: UserId,
@@ -206,6 +209,9 @@ impl User {
                 users::password_changed_at.eq(at),
             ))
             .execute(c))?;
+        if n == 1 {
+            announce(conn, Change::User(id))?;
+        }
         Ok(n == 1)
     }
 
@@ -238,7 +244,7 @@ impl User {
     }
 
     /// Mark the address proven, if it is still `email`; false otherwise (a
-    /// changed address, or none).
+    /// changed address, or none). Announced (see [`crate::changes`]).
     pub fn set_email_verified(
         conn: &mut DbConnection,
         id: UserId,
@@ -249,10 +255,14 @@ impl User {
         )
         .set(users::email_verified.eq(true))
         .execute(c))?;
+        if n == 1 {
+            announce(conn, Change::User(id))?;
+        }
         Ok(n == 1)
     }
 
-    /// Apply the flags and return the updated user, or `None` when there is no such user.
+    /// Apply the flags and return the updated user, or `None` when there is
+    /// no such user. Announced (see [`crate::changes`]).
     pub fn set_flags(
         conn: &mut DbConnection,
         id: UserId,
@@ -262,10 +272,14 @@ impl User {
             // diesel refuses an empty SET clause
             return User::find(conn, id);
         }
-        on_backend!(conn, |c| diesel::update(users::table.find(id))
+        let updated = on_backend!(conn, |c| diesel::update(users::table.find(id))
             .set(&flags)
             .returning(User::as_returning())
             .get_result(c))
-        .optional()
+        .optional()?;
+        if updated.is_some() {
+            announce(conn, Change::User(id))?;
+        }
+        Ok(updated)
     }
 }

@@ -51,7 +51,11 @@ impl Scratch {
                 statement_timeout,
             },
         );
-        Db::new(pool, Duration::from_secs(5))
+        Db::new(
+            pool,
+            Duration::from_secs(5),
+            crate::session_cache::SessionCache::disabled(),
+        )
     }
 
     fn db(&self) -> Db {

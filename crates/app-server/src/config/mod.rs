@@ -60,6 +60,8 @@ pub struct Config {
     pub pool_size: u32,
     pub db_timeout: StdDuration,
     pub db_startup_wait: StdDuration,
+    /// Entries of the session cache (0: off), see `session_cache`.
+    pub session_cache_size: u64,
     /// Password reset, e-mail verification, and how their mail leaves.
     pub mail: mail::MailConfig,
     /// env_logger's filter (RUST_LOG).
@@ -128,6 +130,7 @@ impl Config {
             pool_size,
             db_timeout: vars.db_timeout,
             db_startup_wait: vars.db_startup_wait,
+            session_cache_size: vars.session_cache_size,
             mail,
             log_filter: vars.log_filter,
             warnings,

@@ -57,6 +57,14 @@ where
     }
 }
 
+/// A whole number from 0 to `max`.
+pub fn count(v: &str, max: u64) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!("must be a whole number from 0 to {max}")),
+    }
+}
+
 pub fn bcrypt_cost(v: &str) -> Result<u32, String> {
     let cost: u32 = v
         .parse()

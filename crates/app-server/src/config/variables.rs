@@ -154,6 +154,8 @@ variables! {
     pool_size: Option<u32> = "AUTH_DB_POOL_SIZE", unset "`10` for PostgreSQL, `AUTH_WORKERS` for SQLite", |v| parse::positive(v, 10_000);
     /// How long a call waits for a pooled connection; on PostgreSQL also each statement's `statement_timeout`.
     db_timeout: StdDuration = "AUTH_DB_TIMEOUT", default "3s", parse::positive_std_duration;
+    /// Sessions (and as many users) each replica keeps for user-loading routes; `0` turns the cache off.
+    session_cache_size: u64 = "AUTH_SESSION_CACHE_SIZE", default "10000", |v| parse::count(v, 100_000_000);
     /// How long start-up retries an unreachable database.
     db_startup_wait: StdDuration = "AUTH_DB_STARTUP_WAIT", default "30s", parse::std_duration;
     /// The link of the password-reset mail, with `{uid}` and `{token}`; setting it turns password reset on.

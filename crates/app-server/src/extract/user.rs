@@ -1,18 +1,21 @@
 //! The authenticated user of a protected route. The access token is checked
 //! statelessly first, then its session and user are loaded: a revoked session,
 //! an inactive user or a password changed since the token was issued are all
-//! refused here, once for every route.
+//! refused here, once for every route. The session and user come from this
+//! replica's session cache when it has them (see `session_cache`).
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
+use auth::TokenError;
 use chrono::Utc;
-use domain::User;
+use domain::{Session, SessionId, User};
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::extract::bearer::parse_authorization;
+use crate::session_cache::Lookup;
 use crate::state::AppState;
 
 pub struct CurrentUser(pub User);
@@ -28,10 +31,31 @@ impl FromRequest for CurrentUser {
             let token = token?;
             let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;
             let claims = state.authority.decode_access(&token)?;
+            let sid = SessionId(claims.sid.clone());
+            // The lookup (and its ticket) comes before any database read.
+            let ticket = match state.sessions.lookup(&sid) {
+                Lookup::Hit(session, user) => {
+                    state
+                        .authority
+                        .authenticate_loaded(&claims, &session, &user, Utc::now())?;
+                    return Ok(CurrentUser(User::clone(&user)));
+                }
+                Lookup::Miss(ticket) => Some(ticket),
+                Lookup::Bypass => None,
+            };
             let authority = state.authority.clone();
+            let cache = state.sessions.clone();
             let user = state
                 .db
-                .run(move |conn| authority.authenticate(conn, &claims, Utc::now()))
+                .run(move |conn| {
+                    let (session, user) =
+                        Session::find_with_user(conn, &sid)?.ok_or(TokenError::Unknown)?;
+                    if let Some(ticket) = ticket {
+                        cache.fill(ticket, &session, &user);
+                    }
+                    authority.authenticate_loaded(&claims, &session, &user, Utc::now())?;
+                    Ok::<_, TokenError>(user)
+                })
                 .await?;
             Ok(CurrentUser(user))
         })

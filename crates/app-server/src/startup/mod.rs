@@ -12,13 +12,14 @@ use std::sync::Arc;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpServer;
 use auth::{Authority, KeySet, LoginThrottle, PasswordHasher, TokenCodec};
-use domain::{Backend, Pool};
+use domain::{Backend, DatabaseUrl, Pool};
 
 use crate::app::build_app;
 use crate::blocking::{Db, Hashing};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::openapi;
+use crate::session_cache::{self, SessionCache};
 use crate::state::AppState;
 
 pub use database::{pool, prepare_database};
@@ -38,6 +39,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Io(io::Error::other(e.to_string())))??;
 
     let state = web::Data::new(build_state(&config, pool(&config), keys, hasher)?);
+    if let (DatabaseUrl::Postgres(url), true) = (&config.database_url, state.sessions.is_enabled())
+    {
+        session_cache::listener::start(url.clone(), state.sessions.clone())?;
+    }
     let sender = crate::mail::start(&config, &state.mail, state.metrics.mail.clone())?;
     let openapi_json = web::Data::new(Bytes::from(openapi::document_json()));
     log::info!(
@@ -75,8 +80,16 @@ pub fn build_state(
         Bytes::from(serde_json::to_vec(keys.jwks()).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec()));
     let authority = Authority::new(TokenCodec::new(keys, &config.tokens), config.tokens.clone());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let metrics = Arc::new(Metrics::new());
+    // On PostgreSQL the cache serves only once its listener has subscribed.
+    let sessions = SessionCache::new(
+        config.session_cache_size,
+        config.database_url.backend() == Backend::Sqlite,
+        metrics.session_cache.clone(),
+    );
     Ok(AppState {
-        db: Db::new(pool, config.db_timeout),
+        db: Db::new(pool, config.db_timeout, sessions.clone()),
+        sessions,
         authority: Arc::new(authority),
         hashing: Hashing::new(hasher, cores)?,
         throttle: Arc::new(LoginThrottle {
@@ -85,7 +98,7 @@ pub fn build_state(
         }),
         allow_registration: config.allow_registration,
         trusted_proxies: config.trusted_proxies.clone(),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         jwks_json,
         mail: crate::mail::MailState::new(config)?,
     })

@@ -10,6 +10,7 @@ mod compat;
 mod failover;
 mod operations;
 mod recovery;
+mod session_cache;
 mod throttle;
 mod tokens;
 

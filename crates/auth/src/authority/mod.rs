@@ -91,18 +91,7 @@ impl Authority {
         now: DateTime<Utc>,
     ) -> Result<(Session, User), TokenError> {
         let (session, user) = Session::find_with_user(conn, sid)?.ok_or(TokenError::Unknown)?;
-        if session.user_id != user_id {
-            return Err(TokenError::Unknown);
-        }
-        if session.revoked_at.is_some() {
-            return Err(TokenError::Revoked);
-        }
-        if session.expires_at <= to_db(now) {
-            return Err(TokenError::SessionEnded);
-        }
-        if !user.is_active {
-            return Err(TokenError::UserInactive);
-        }
+        check_live(&session, &user, user_id, now)?;
         Ok((session, user))
     }
 
@@ -157,6 +146,29 @@ impl Authority {
             aud: self.settings.audience.clone(),
         }
     }
+}
+
+/// The family `session` of `user_id` is live and its user active: the
+/// checks on a loaded session, whether read now or from a cache.
+fn check_live(
+    session: &Session,
+    user: &User,
+    user_id: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), TokenError> {
+    if session.user_id != user_id || user.id != user_id {
+        return Err(TokenError::Unknown);
+    }
+    if session.revoked_at.is_some() {
+        return Err(TokenError::Revoked);
+    }
+    if session.expires_at <= to_db(now) {
+        return Err(TokenError::SessionEnded);
+    }
+    if !user.is_active {
+        return Err(TokenError::UserInactive);
+    }
+    Ok(())
 }
 
 fn parse_user_id(claims: &Claims) -> Result<UserId, TokenError> {

@@ -67,14 +67,18 @@ impl Authority {
         })
     }
 
-    /// End every session of the user.
+    /// End every session of the user. One transaction, so that the
+    /// revocation and its announcement to the other replicas (see
+    /// `domain::changes`) commit together.
     pub fn logout_all(
         &self,
         conn: &mut DbConnection,
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<usize, QueryError> {
-        Session::revoke_all_for_user(conn, user, to_db(now), RevokeReason::LogoutAll)
+        write_transaction(conn, |c| {
+            Session::revoke_all_for_user(c, user, to_db(now), RevokeReason::LogoutAll)
+        })
     }
 
     /// Admin update of a user's flags; deactivation ends every session.

@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::time::from_db;
-use domain::{DbConnection, RefreshToken, SessionId, TokenId, User};
+use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User};
 
-use super::{parse_user_id, Authority, TokenError};
+use super::{check_live, parse_user_id, Authority, TokenError};
 use crate::claims::{Claims, TokenType};
 use crate::codec::VerifyError;
 
@@ -48,15 +48,28 @@ impl Authority {
         claims: &Claims,
         now: DateTime<Utc>,
     ) -> Result<User, TokenError> {
-        let (_, user) = self.live_session(
-            conn,
-            &SessionId(claims.sid.clone()),
-            parse_user_id(claims)?,
-            now,
-        )?;
+        let (session, user) = Session::find_with_user(conn, &SessionId(claims.sid.clone()))?
+            .ok_or(TokenError::Unknown)?;
+        self.authenticate_loaded(claims, &session, &user, now)?;
+        Ok(user)
+    }
+
+    /// [`Authority::authenticate`] on a session and user already loaded
+    /// (from the database just now, or from a replica's session cache).
+    pub fn authenticate_loaded(
+        &self,
+        claims: &Claims,
+        session: &Session,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        if session.id.0 != claims.sid {
+            return Err(TokenError::Unknown);
+        }
+        check_live(session, user, parse_user_id(claims)?, now)?;
         if claims.iat < from_db(user.password_changed_at).timestamp() {
             return Err(TokenError::Revoked);
         }
-        Ok(user)
+        Ok(())
     }
 }
