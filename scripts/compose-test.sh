@@ -162,7 +162,8 @@ export NGINX_HTTP_PORT=$PORT
 readme 'cp .env.example .env'
 # shellcheck disable=SC2016  # expanded by the command's own shell
 readme 'sed -i -e "s|^AUTH_JWT_SECRET=.*|AUTH_JWT_SECRET=$(openssl rand -base64 48)|" -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$(openssl rand -hex 24)|" .env'
-! grep -q CHANGE-ME "$PROJECT/.env" || die ".env still holds a CHANGE-ME placeholder"
+# A commented-out example (the SMTP URL's) may show one; a setting may not.
+! grep -q '^[^#]*CHANGE-ME' "$PROJECT/.env" || die ".env still sets a CHANGE-ME placeholder"
 t=$SECONDS
 readme_up 'docker-compose up -d --build --scale app=3'
 say "built and up in $((SECONDS - t)) s"
