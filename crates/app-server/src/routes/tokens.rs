@@ -1,8 +1,10 @@
-//! The simplejwt-compatible token endpoints.
+//! The simplejwt-compatible token endpoints: pairs (`TokenObtainPairView`
+//! and its kin) and sliding tokens (`TokenObtainSlidingView`,
+//! `TokenRefreshSlidingView`).
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
+use auth::{Authority, Presentation, SlidingMode, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
@@ -11,9 +13,11 @@ use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
-use crate::requests::{LoginRequest, RefreshRequest, VerifyRequest};
+use crate::requests::{
+    BlacklistRequest, LoginRequest, RefreshRequest, SlidingTokenRequest, VerifyRequest,
+};
 use crate::state::AppState;
-use crate::views::{Empty, TokenPairView};
+use crate::views::{Empty, SlidingTokenView, TokenPairView};
 
 /// Tokens must never be cached (RFC 6749 §5.1).
 fn tokens_response(pair: TokenPair) -> HttpResponse {
@@ -49,8 +53,36 @@ pub async fn obtain(
     client: ClientAddr,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { username, password } = LoginRequest::parse(body.into_inner())?;
+    let credentials = LoginRequest::parse(body.into_inner())?;
+    if sliding_only(&state) {
+        return login_sliding(&state, client, credentials).await;
+    }
+    let user = check_credentials(&state, client, credentials).await?;
+    let now = Utc::now();
+    let authority = state.authority.clone();
+    let pair = state
+        .db
+        .run(move |conn| authority.login(conn, &user, now))
+        .await?;
+    state.metrics.login(LoginOutcome::Success);
+    Ok(tokens_response(pair))
+}
 
+/// Whether `/api/token/` and `/api/token/refresh/` are simplejwt's sliding
+/// views (`AUTH_SLIDING_TOKENS=only`).
+fn sliding_only(state: &AppState) -> bool {
+    state.authority.settings().sliding.mode == SlidingMode::Only
+}
+
+/// The login rules every way of obtaining tokens shares: throttling, bcrypt
+/// on the hashing pool (with a dummy hash for unknown and inactive users, so
+/// every failure costs the same), the failure counted, and mandatory e-mail
+/// verification. The user whose password was right, or the error to answer.
+async fn check_credentials(
+    state: &AppState,
+    client: ClientAddr,
+    LoginRequest { username, password }: LoginRequest,
+) -> Result<User, ApiError> {
     let now = Utc::now();
     let address = client.0.map(|ip| ip.to_string());
     let throttle = state.throttle.clone();
@@ -98,13 +130,103 @@ pub async fn obtain(
         state.metrics.login(LoginOutcome::EmailNotVerified);
         return Err(ApiError::EmailNotVerified);
     }
+    Ok(user)
+}
+
+/// Tokens must never be cached (RFC 6749 §5.1).
+fn sliding_response(token: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header(("Pragma", "no-cache"))
+        .json(SlidingTokenView { token })
+}
+
+async fn login_sliding(
+    state: &AppState,
+    client: ClientAddr,
+    credentials: LoginRequest,
+) -> Result<HttpResponse, ApiError> {
+    let user = check_credentials(state, client, credentials).await?;
+    let now = Utc::now();
     let authority = state.authority.clone();
-    let pair = state
+    let token = state
         .db
-        .run(move |conn| authority.login(conn, &user, now))
+        .run(move |conn| authority.login_sliding(conn, &user, now))
         .await?;
     state.metrics.login(LoginOutcome::Success);
-    Ok(tokens_response(pair))
+    Ok(sliding_response(token))
+}
+
+/// Obtain a sliding token with a username and password (simplejwt's
+/// `TokenObtainSlidingView`). With `AUTH_SLIDING_TOKENS=only`, `/api/token/`
+/// answers the same way.
+#[utoipa::path(
+    post,
+    path = "/api/token/sliding/",
+    tag = "tokens",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A new session's sliding token", body = SlidingTokenView, links(
+            ("RefreshTheSlidingToken" = (operation_id = "refresh_sliding", request_body = json!({"token": "$response.body#/token"}))),
+            ("VerifyTheSlidingToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/token"}))),
+            ("LogOut" = (operation_id = "blacklist", request_body = json!({"token": "$response.body#/token"}))),
+        )),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user; `email_not_verified`: the right password, while verification is mandatory and the address is not proven", body = crate::views::ErrorBody),
+        (status = 404, description = "`not_found`: sliding tokens are off", body = crate::views::ErrorBody),
+        (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn obtain_sliding(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let credentials = LoginRequest::parse(body.into_inner())?;
+    login_sliding(&state, client, credentials).await
+}
+
+/// Trade a sliding token for its successor: new `exp` and `iat`, the same
+/// `jti`, `refresh_exp` and `sid` (simplejwt's `TokenRefreshSlidingView`).
+/// With `AUTH_SLIDING_TOKENS=only`, `/api/token/refresh/` answers the same way.
+#[utoipa::path(
+    post,
+    path = "/api/token/sliding/refresh/",
+    tag = "tokens",
+    request_body = SlidingTokenRequest,
+    responses(
+        (status = 200, description = "The refreshed sliding token", body = SlidingTokenView, links(
+            ("RefreshAgain" = (operation_id = "refresh_sliding", request_body = json!({"token": "$response.body#/token"}))),
+            ("LogOut" = (operation_id = "blacklist", request_body = json!({"token": "$response.body#/token"}))),
+        )),
+        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
+        (status = 401, description = "`token_not_valid`: expired, past its `refresh_exp`, or its session revoked", body = crate::views::ErrorBody),
+        (status = 404, description = "`not_found`: sliding tokens are off", body = crate::views::ErrorBody),
+    )
+)]
+pub async fn refresh_sliding(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    refresh_sliding_token(&state, body.into_inner()).await
+}
+
+async fn refresh_sliding_token(state: &AppState, body: Value) -> Result<HttpResponse, ApiError> {
+    let token = SlidingTokenRequest::parse(body)?.token;
+    let result = run_token_op(state, move |a, conn| {
+        a.refresh_sliding(conn, &token, Utc::now())
+    })
+    .await?;
+    match result {
+        Ok(token) => {
+            state.metrics.refresh(RefreshOutcome::Success);
+            Ok(sliding_response(token))
+        }
+        Err(e) => {
+            state.metrics.refresh(refresh_outcome(&e));
+            Err(e.into())
+        }
+    }
 }
 
 /// Trade a refresh token for a new access token and a rotated refresh token.
@@ -128,6 +250,9 @@ pub async fn refresh(
     request_id: ProxyRequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    if sliding_only(&state) {
+        return refresh_sliding_token(&state, body.into_inner()).await;
+    }
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
     let result = run_token_op(&state, move |a, conn| {
         let presentation = Presentation {
@@ -188,23 +313,35 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let token = VerifyRequest::parse(body.into_inner())?.token;
     let claims = state.authority.decode_any(&token)?;
-    // Access tokens are checked statelessly; only refresh tokens need the database.
-    if claims.token_type == TokenType::Refresh {
-        let authority = state.authority.clone();
-        state
-            .db
-            .run(move |conn| authority.check_refresh_live(conn, &claims, Utc::now()))
-            .await?;
+    // Access tokens are checked statelessly. A refresh token must be live; a
+    // sliding token's session too, as simplejwt's verify refuses a
+    // blacklisted sliding token.
+    let authority = state.authority.clone();
+    match claims.token_type {
+        TokenType::Access => {}
+        TokenType::Refresh => {
+            state
+                .db
+                .run(move |conn| authority.check_refresh_live(conn, &claims, Utc::now()))
+                .await?;
+        }
+        TokenType::Sliding => {
+            state
+                .db
+                .run(move |conn| authority.authenticate(conn, &claims, Utc::now()))
+                .await?;
+        }
     }
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
-/// Log out: revoke the refresh token's session.
+/// Log out: revoke the session of a refresh token (`{"refresh"}`) or of a
+/// sliding token (`{"token"}`).
 #[utoipa::path(
     post,
     path = "/api/token/blacklist/",
     tag = "tokens",
-    request_body = RefreshRequest,
+    request_body = BlacklistRequest,
     responses(
         (status = 200, description = "The session is revoked", body = Empty),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
@@ -215,8 +352,12 @@ pub async fn blacklist(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = RefreshRequest::parse(body.into_inner())?.refresh;
-    let result = run_token_op(&state, move |a, conn| a.blacklist(conn, &token, Utc::now())).await?;
+    let request = BlacklistRequest::parse(body.into_inner())?;
+    let result = run_token_op(&state, move |a, conn| match &request {
+        BlacklistRequest::Refresh(r) => a.blacklist(conn, &r.refresh, Utc::now()),
+        BlacklistRequest::Sliding(s) => a.blacklist_sliding(conn, &s.token, Utc::now()),
+    })
+    .await?;
     if let Err(e) = result {
         if matches!(e, TokenError::Reused) {
             state.metrics.refresh(RefreshOutcome::Reuse);
