@@ -10,6 +10,7 @@ mod compat;
 mod failover;
 mod operations;
 mod recovery;
+mod sliding;
 mod throttle;
 mod tokens;
 
