@@ -4,7 +4,9 @@
 //!
 //! One concern per module: [`login`], [`refresh`] (rotation and the proxy's
 //! resend), [`revocation`] (logout, password change, deactivation, flushing
-//! expired records) and [`verification`] (checking a presented token). This
+//! expired records), [`sliding`] (simplejwt's sliding tokens, whose sessions
+//! the same revocations end) and [`verification`] (checking a presented
+//! token). This
 //! module holds what they share: the [`Authority`], its errors, the liveness
 //! of a session and the signing of a pair.
 

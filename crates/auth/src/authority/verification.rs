@@ -1,8 +1,8 @@
 //! Checking a presented token. The signature and claims are checked without
 //! the database, which is all an access token needs on `/api/token/verify/`;
 //! a refresh token must also be the live one of a live family, and a route
-//! that loads the user also needs the session live and the password older
-//! than the token.
+//! that loads the user (or any use of a sliding token) also needs the session
+//! live and the password older than the token.
 
 use chrono::{DateTime, Utc};
 use domain::time::from_db;
