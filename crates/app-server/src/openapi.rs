@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ApiError;
 use crate::requests;
-use crate::routes::{account, admin, ops, recovery, tokens};
+use crate::routes::{account, admin, ops, recovery, sliding, tokens};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -20,7 +20,7 @@ use crate::views;
     info(title = "auth service", description = "JWT authentication, compatible with djangorestframework-simplejwt"),
     paths(
         tokens::obtain, tokens::refresh, tokens::verify, tokens::blacklist,
-        tokens::obtain_sliding, tokens::refresh_sliding,
+        sliding::obtain_sliding, sliding::refresh_sliding,
         account::register, account::me, account::change_password, account::logout_all,
         admin::list_users, admin::update_user,
         recovery::password_reset, recovery::password_reset_confirm,

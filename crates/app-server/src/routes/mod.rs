@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod ops;
 pub mod recovery;
+pub mod sliding;
 pub mod tokens;
 
 use actix_web::http::Method;
@@ -86,14 +87,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg,
         "/api/token/sliding/",
         Method::POST,
-        tokens::obtain_sliding,
+        sliding::obtain_sliding,
         sliding,
     );
     route_when(
         cfg,
         "/api/token/sliding/refresh/",
         Method::POST,
-        tokens::refresh_sliding,
+        sliding::refresh_sliding,
         sliding,
     );
     route(cfg, "/api/token/verify/", Method::POST, tokens::verify);

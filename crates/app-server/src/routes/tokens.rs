@@ -1,10 +1,9 @@
-//! The simplejwt-compatible token endpoints: pairs (`TokenObtainPairView`
-//! and its kin) and sliding tokens (`TokenObtainSlidingView`,
-//! `TokenRefreshSlidingView`).
+//! The simplejwt-compatible token endpoints (`TokenObtainPairView` and its
+//! kin), and the login rules that sliding tokens ([`super::sliding`]) share.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{Authority, Presentation, SlidingMode, TokenError, TokenPair, TokenType};
+use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
@@ -13,11 +12,10 @@ use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
-use crate::requests::{
-    BlacklistRequest, LoginRequest, RefreshRequest, SlidingTokenRequest, VerifyRequest,
-};
+use crate::requests::{BlacklistRequest, LoginRequest, RefreshRequest, VerifyRequest};
+use crate::routes::sliding;
 use crate::state::AppState;
-use crate::views::{Empty, SlidingTokenView, TokenPairView};
+use crate::views::{Empty, TokenPairView};
 
 /// Tokens must never be cached (RFC 6749 §5.1).
 fn tokens_response(pair: TokenPair) -> HttpResponse {
@@ -31,6 +29,8 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
 }
 
 /// Obtain a token pair with a username and password.
+///
+/// With `AUTH_SLIDING_TOKENS=only`, a sliding token instead, as `/api/token/sliding/`.
 #[utoipa::path(
     post,
     path = "/api/token/",
@@ -54,8 +54,8 @@ pub async fn obtain(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = LoginRequest::parse(body.into_inner())?;
-    if sliding_only(&state) {
-        return login_sliding(&state, client, credentials).await;
+    if sliding::only(&state) {
+        return sliding::login(&state, client, credentials).await;
     }
     let user = check_credentials(&state, client, credentials).await?;
     let now = Utc::now();
@@ -68,17 +68,11 @@ pub async fn obtain(
     Ok(tokens_response(pair))
 }
 
-/// Whether `/api/token/` and `/api/token/refresh/` are simplejwt's sliding
-/// views (`AUTH_SLIDING_TOKENS=only`).
-fn sliding_only(state: &AppState) -> bool {
-    state.authority.settings().sliding.mode == SlidingMode::Only
-}
-
 /// The login rules every way of obtaining tokens shares: throttling, bcrypt
 /// on the hashing pool (with a dummy hash for unknown and inactive users, so
 /// every failure costs the same), the failure counted, and mandatory e-mail
 /// verification. The user whose password was right, or the error to answer.
-async fn check_credentials(
+pub(super) async fn check_credentials(
     state: &AppState,
     client: ClientAddr,
     LoginRequest { username, password }: LoginRequest,
@@ -133,103 +127,10 @@ async fn check_credentials(
     Ok(user)
 }
 
-/// Tokens must never be cached (RFC 6749 §5.1).
-fn sliding_response(token: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header(("Pragma", "no-cache"))
-        .json(SlidingTokenView { token })
-}
-
-async fn login_sliding(
-    state: &AppState,
-    client: ClientAddr,
-    credentials: LoginRequest,
-) -> Result<HttpResponse, ApiError> {
-    let user = check_credentials(state, client, credentials).await?;
-    let now = Utc::now();
-    let authority = state.authority.clone();
-    let token = state
-        .db
-        .run(move |conn| authority.login_sliding(conn, &user, now))
-        .await?;
-    state.metrics.login(LoginOutcome::Success);
-    Ok(sliding_response(token))
-}
-
-/// Obtain a sliding token with a username and password (simplejwt's
-/// `TokenObtainSlidingView`). With `AUTH_SLIDING_TOKENS=only`, `/api/token/`
-/// answers the same way.
-#[utoipa::path(
-    post,
-    path = "/api/token/sliding/",
-    tag = "tokens",
-    request_body = LoginRequest,
-    responses(
-        (status = 200, description = "A new session's sliding token", body = SlidingTokenView, links(
-            ("RefreshTheSlidingToken" = (operation_id = "refresh_sliding", request_body = json!({"token": "$response.body#/token"}))),
-            ("VerifyTheSlidingToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/token"}))),
-            ("LogOut" = (operation_id = "blacklist", request_body = json!({"token": "$response.body#/token"}))),
-        )),
-        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
-        (status = 401, description = "`no_active_account`: wrong password, unknown or inactive user; `email_not_verified`: the right password, while verification is mandatory and the address is not proven", body = crate::views::ErrorBody),
-        (status = 404, description = "`not_found`: sliding tokens are off", body = crate::views::ErrorBody),
-        (status = 429, description = "`throttled`, with Retry-After", body = crate::views::ErrorBody),
-    )
-)]
-pub async fn obtain_sliding(
-    state: web::Data<AppState>,
-    client: ClientAddr,
-    body: web::Json<Value>,
-) -> Result<HttpResponse, ApiError> {
-    let credentials = LoginRequest::parse(body.into_inner())?;
-    login_sliding(&state, client, credentials).await
-}
-
-/// Trade a sliding token for its successor: new `exp` and `iat`, the same
-/// `jti`, `refresh_exp` and `sid` (simplejwt's `TokenRefreshSlidingView`).
-/// With `AUTH_SLIDING_TOKENS=only`, `/api/token/refresh/` answers the same way.
-#[utoipa::path(
-    post,
-    path = "/api/token/sliding/refresh/",
-    tag = "tokens",
-    request_body = SlidingTokenRequest,
-    responses(
-        (status = 200, description = "The refreshed sliding token", body = SlidingTokenView, links(
-            ("RefreshAgain" = (operation_id = "refresh_sliding", request_body = json!({"token": "$response.body#/token"}))),
-            ("LogOut" = (operation_id = "blacklist", request_body = json!({"token": "$response.body#/token"}))),
-        )),
-        (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
-        (status = 401, description = "`token_not_valid`: expired, past its `refresh_exp`, or its session revoked", body = crate::views::ErrorBody),
-        (status = 404, description = "`not_found`: sliding tokens are off", body = crate::views::ErrorBody),
-    )
-)]
-pub async fn refresh_sliding(
-    state: web::Data<AppState>,
-    body: web::Json<Value>,
-) -> Result<HttpResponse, ApiError> {
-    refresh_sliding_token(&state, body.into_inner()).await
-}
-
-async fn refresh_sliding_token(state: &AppState, body: Value) -> Result<HttpResponse, ApiError> {
-    let token = SlidingTokenRequest::parse(body)?.token;
-    let result = run_token_op(state, move |a, conn| {
-        a.refresh_sliding(conn, &token, Utc::now())
-    })
-    .await?;
-    match result {
-        Ok(token) => {
-            state.metrics.refresh(RefreshOutcome::Success);
-            Ok(sliding_response(token))
-        }
-        Err(e) => {
-            state.metrics.refresh(refresh_outcome(&e));
-            Err(e.into())
-        }
-    }
-}
-
 /// Trade a refresh token for a new access token and a rotated refresh token.
+///
+/// With `AUTH_SLIDING_TOKENS=only`, a sliding token's refresh instead, as
+/// `/api/token/sliding/refresh/`.
 #[utoipa::path(
     post,
     path = "/api/token/refresh/",
@@ -250,8 +151,8 @@ pub async fn refresh(
     request_id: ProxyRequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    if sliding_only(&state) {
-        return refresh_sliding_token(&state, body.into_inner()).await;
+    if sliding::only(&state) {
+        return sliding::refresh_token(&state, body.into_inner()).await;
     }
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
     let result = run_token_op(&state, move |a, conn| {
@@ -276,7 +177,10 @@ pub async fn refresh(
 
 /// Run a session-rule operation on a connection, keeping its token errors
 /// apart from database errors so that the handler can count them first.
-async fn run_token_op<T, F>(state: &AppState, mut op: F) -> Result<Result<T, TokenError>, ApiError>
+pub(super) async fn run_token_op<T, F>(
+    state: &AppState,
+    mut op: F,
+) -> Result<Result<T, TokenError>, ApiError>
 where
     F: FnMut(&Authority, &mut DbConnection) -> Result<T, TokenError> + Send + 'static,
     T: Send + 'static,
@@ -288,7 +192,7 @@ where
         .await
 }
 
-fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
+pub(super) fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
     match e {
         TokenError::Reused => RefreshOutcome::Reuse,
         _ => RefreshOutcome::Invalid,
