@@ -431,6 +431,38 @@ fn flush_keeps_a_sliding_session_until_its_refresh_exp(db: &TestDb) {
     );
 }
 
+/// The value of one series of /metrics, by its exact name and labels.
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn sliding_logins_and_refreshes_are_counted(db: &TestDb) {
+    let s = on(db);
+    let token = sliding_login(&s, "alice");
+    assert_eq!(refresh(&s, &token).status, 200);
+    refresh(&s, "not.a.token").assert_error(401, "token_not_valid");
+    s.post(
+        "/api/token/sliding/",
+        json!({"username": "alice", "password": "wrong password!"}),
+    )
+    .assert_error(401, "no_active_account");
+    let text = s.get("/metrics", None).text;
+    let count = |series_name: &str| series(&text, series_name);
+    assert_eq!(
+        count("auth_logins_total{outcome=\"success\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count("auth_logins_total{outcome=\"invalid_credentials\"}"),
+        1.0
+    );
+    assert_eq!(count("auth_refreshes_total{outcome=\"success\"}"), 1.0);
+    assert_eq!(count("auth_refreshes_total{outcome=\"invalid\"}"), 1.0);
+}
+
 backend_tests!(
     off_routes_do_not_exist_and_sliding_tokens_are_refused,
     on_issues_a_sliding_token_with_its_claims_beside_pairs,
@@ -444,4 +476,5 @@ backend_tests!(
     a_sliding_admin_token_opens_admin_routes,
     only_makes_the_pair_routes_sliding,
     flush_keeps_a_sliding_session_until_its_refresh_exp,
+    sliding_logins_and_refreshes_are_counted,
 );
