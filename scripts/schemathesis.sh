@@ -56,12 +56,14 @@ run_mode() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # cost 4: bcrypt at production cost would spend the run hashing. Every
   # documented route exists: the account-recovery features are on (their
-  # mail goes to .eml files in the data dir, development's default).
+  # mail goes to .eml files in the data dir, development's default), and so
+  # are sliding tokens (`on`: their routes beside the pair's).
   env=(PATH="$PATH" AUTH_DATA_DIR="$WORK" DATABASE_URL="sqlite://$WORK/auth.db"
     AUTH_BIND="127.0.0.1:$port" AUTH_BCRYPT_COST=4 AUTH_WORKERS=2
     AUTH_ENV=development RUST_LOG=warn
     AUTH_PASSWORD_RESET_URL='https://app.example.com/reset/{uid}/{token}'
-    AUTH_EMAIL_VERIFICATION=optional AUTH_EMAIL_VERIFY_URL='https://app.example.com/verify/{key}')
+    AUTH_EMAIL_VERIFICATION=optional AUTH_EMAIL_VERIFY_URL='https://app.example.com/verify/{key}'
+    AUTH_SLIDING_TOKENS=on)
   export ST_AUTH=$mode ST_BASE_URL=http://127.0.0.1:$port
   export ST_ADMIN_USERNAME=st-admin ST_KEEPER_USERNAME=st-keeper
   export ST_ADMIN_PASSWORD="admins' fuzzing passphrase $RANDOM$RANDOM"

@@ -282,6 +282,7 @@ fn obeys_contract(
     let read = match claims.token_type {
         TokenType::Access => "access",
         TokenType::Refresh => "refresh",
+        TokenType::Sliding => "sliding",
     };
     assert_eq!(token_type, Some(read), "{name}: token_type");
 }

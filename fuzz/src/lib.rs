@@ -98,6 +98,7 @@ pub fn claims(token_type: TokenType, exp: i64) -> Claims {
         username: access.then(|| "alice".to_owned()),
         admin: access.then_some(false),
         sid: "fedcba9876543210fedcba9876543210".to_owned(),
+        refresh_exp: None,
         iss: None,
         aud: None,
     }

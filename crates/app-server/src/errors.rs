@@ -236,6 +236,9 @@ impl From<TokenError> for ApiError {
                 Self::TokenNotValid("Token is blacklisted")
             }
             TokenError::UserInactive => Self::TokenNotValid("User is inactive"),
+            TokenError::RefreshExpired => {
+                Self::TokenNotValid("Token 'refresh_exp' claim has expired")
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ApiError;
 use crate::requests;
-use crate::routes::{account, admin, ops, recovery, tokens};
+use crate::routes::{account, admin, ops, recovery, sliding, tokens};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::views;
     info(title = "auth service", description = "JWT authentication, compatible with djangorestframework-simplejwt"),
     paths(
         tokens::obtain, tokens::refresh, tokens::verify, tokens::blacklist,
+        sliding::obtain_sliding, sliding::refresh_sliding,
         account::register, account::me, account::change_password, account::logout_all,
         admin::list_users, admin::update_user,
         recovery::password_reset, recovery::password_reset_confirm,
@@ -28,10 +29,11 @@ use crate::views;
     ),
     components(schemas(
         requests::LoginRequest, requests::RefreshRequest, requests::VerifyRequest,
+        requests::SlidingTokenRequest, requests::BlacklistRequest,
         requests::RegisterRequest, requests::PasswordChangeRequest, requests::UserPatch,
         requests::recovery::EmailRequest, requests::recovery::ResetConfirmRequest,
         requests::recovery::VerifyEmailRequest, recovery::Detail,
-        views::TokenPairView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
+        views::TokenPairView, views::SlidingTokenView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
     )),
     modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
 )]

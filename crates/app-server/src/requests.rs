@@ -48,6 +48,44 @@ impl RefreshRequest {
     }
 }
 
+/// `{"token"}` with a sliding token: the sliding refresh's body, and one
+/// of the blacklist endpoint's.
+#[derive(ToSchema)]
+#[schema(examples(json!({"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
+pub struct SlidingTokenRequest {
+    #[schema(min_length = 1)]
+    pub token: String,
+}
+
+impl SlidingTokenRequest {
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        let VerifyRequest { token } = VerifyRequest::parse(body)?;
+        Ok(Self { token })
+    }
+}
+
+/// The blacklist endpoint's body: simplejwt's `{"refresh"}`, or `{"token"}`
+/// with a sliding token.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum BlacklistRequest {
+    Refresh(RefreshRequest),
+    Sliding(SlidingTokenRequest),
+}
+
+impl BlacklistRequest {
+    /// `token` without `refresh` is a sliding token; anything else is read as
+    /// `{"refresh"}`, whose errors a simplejwt client expects.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        let sliding = body.get("token").is_some() && body.get("refresh").is_none();
+        if sliding {
+            SlidingTokenRequest::parse(body).map(Self::Sliding)
+        } else {
+            RefreshRequest::parse(body).map(Self::Refresh)
+        }
+    }
+}
+
 #[derive(ToSchema)]
 #[schema(examples(json!({"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"})))]
 pub struct VerifyRequest {

@@ -62,6 +62,12 @@ pub struct TokenPairView {
     pub refresh: Option<String>,
 }
 
+/// A sliding token: the body of the sliding obtain and refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlidingTokenView {
+    pub token: String,
+}
+
 /// `{}`: the body of verify and blacklist.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Empty {}

@@ -1,4 +1,4 @@
-//! The claims of our two token types, as simplejwt 5.5 names them.
+//! The claims of our token types, as simplejwt 5.5 names them.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 pub enum TokenType {
     Access,
     Refresh,
+    /// simplejwt's `SlidingToken`: authenticates like an access token and is
+    /// refreshed by itself until `refresh_exp`.
+    Sliding,
 }
 
-/// One struct for both types: `/api/token/verify/` accepts either, and the
-/// access-only claims are simply absent from refresh tokens.
+/// One struct for every type: `/api/token/verify/` accepts any, and the
+/// claims of one type only are simply absent from the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub token_type: TokenType,
@@ -28,6 +31,10 @@ pub struct Claims {
     pub admin: Option<bool>,
     /// The session (refresh-token family) the token was issued from.
     pub sid: String,
+    /// Sliding tokens only: until when the token can be refreshed (simplejwt's
+    /// `SLIDING_TOKEN_REFRESH_EXP_CLAIM`), kept by every refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_exp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,42 @@ pub struct TokenSettings {
     /// [`MAX_LEEWAY_SECONDS`] are taken.
     pub leeway: u64,
     pub rotate_refresh_tokens: bool,
+    /// simplejwt's sliding tokens: whether they are issued and accepted, and
+    /// their two lifetimes.
+    pub sliding: SlidingSettings,
+}
+
+/// Whether sliding tokens are issued: `Off` (and refused everywhere, as a
+/// simplejwt resource server without `SlidingToken` in `AUTH_TOKEN_CLASSES`
+/// refuses them), `On` beside token pairs, or `Only` instead of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlidingMode {
+    #[default]
+    Off,
+    On,
+    Only,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlidingSettings {
+    pub mode: SlidingMode,
+    /// Lifetime of each sliding token (simplejwt's `SLIDING_TOKEN_LIFETIME`).
+    pub lifetime: Duration,
+    /// How long from the login a sliding token can be refreshed
+    /// (`SLIDING_TOKEN_REFRESH_LIFETIME`): the `refresh_exp` claim, and the
+    /// absolute end of its session.
+    pub refresh_lifetime: Duration,
+}
+
+impl Default for SlidingSettings {
+    /// The contract's defaults, simplejwt's.
+    fn default() -> Self {
+        Self {
+            mode: SlidingMode::Off,
+            lifetime: Duration::minutes(5),
+            refresh_lifetime: Duration::days(1),
+        }
+    }
 }
 
 impl Default for TokenSettings {
@@ -36,6 +72,7 @@ impl Default for TokenSettings {
             audience: None,
             leeway: 0,
             rotate_refresh_tokens: true,
+            sliding: SlidingSettings::default(),
         }
     }
 }

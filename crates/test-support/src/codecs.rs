@@ -108,6 +108,7 @@ pub fn valid_claims(token_type: TokenType) -> Claims {
         username: access.then(|| "alice".to_owned()),
         admin: access.then_some(false),
         sid: "fedcba9876543210fedcba9876543210".to_owned(),
+        refresh_exp: None,
         iss: None,
         aud: None,
     }

@@ -16,7 +16,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use auth::{Algorithm, ExposeSecret, SecretString, TokenSettings, MIN_SECRET_BYTES};
+use auth::{
+    Algorithm, ExposeSecret, SecretString, SlidingSettings, TokenSettings, MIN_SECRET_BYTES,
+};
 use domain::{Backend, DatabaseUrl};
 use ipnet::IpNet;
 
@@ -122,6 +124,11 @@ impl Config {
                 audience: vars.audience,
                 leeway: vars.leeway,
                 rotate_refresh_tokens: vars.rotate_refresh_tokens,
+                sliding: SlidingSettings {
+                    mode: vars.sliding_tokens,
+                    lifetime: vars.sliding_lifetime,
+                    refresh_lifetime: vars.sliding_refresh_lifetime,
+                },
             },
             bcrypt_cost: vars.bcrypt_cost,
             login_max_failures: vars.login_max_failures,
@@ -248,6 +255,9 @@ mod tests {
         assert_eq!(c.tokens.session_lifetime, Duration::days(30));
         assert_eq!(c.tokens.leeway, 0);
         assert!(c.tokens.rotate_refresh_tokens);
+        assert_eq!(c.tokens.sliding.mode, auth::SlidingMode::Off);
+        assert_eq!(c.tokens.sliding.lifetime, Duration::minutes(5));
+        assert_eq!(c.tokens.sliding.refresh_lifetime, Duration::days(1));
         assert_eq!(c.tokens.issuer, None);
         assert_eq!(c.tokens.audience, None);
         assert_eq!(c.bcrypt_cost, 12);
@@ -338,6 +348,8 @@ mod tests {
             ("AUTH_JWT_LEEWAY", "86401"),
             ("AUTH_ACCESS_TOKEN_LIFETIME", "0"),
             ("AUTH_SESSION_LIFETIME", "0s"),
+            ("AUTH_SLIDING_TOKENS", "yes"),
+            ("AUTH_SLIDING_TOKEN_LIFETIME", "0"),
             ("AUTH_BCRYPT_COST", "3"),
             ("AUTH_BCRYPT_COST", "32"),
             ("AUTH_LOGIN_MAX_FAILURES", "0"),

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use auth::{Algorithm, SecretString, MAX_LEEWAY_SECONDS};
+use auth::{Algorithm, SecretString, SlidingMode, MAX_LEEWAY_SECONDS};
 use chrono::Duration;
 use domain::DatabaseUrl;
 use ipnet::IpNet;
@@ -84,6 +84,15 @@ pub fn boolean(v: &str) -> Result<bool, String> {
 }
 
 /// Plain seconds, or a number with `s`, `m`, `h` or `d`; at most 100 years.
+pub fn sliding_mode(v: &str) -> Result<SlidingMode, String> {
+    match v {
+        "off" => Ok(SlidingMode::Off),
+        "on" => Ok(SlidingMode::On),
+        "only" => Ok(SlidingMode::Only),
+        _ => Err("must be off, on or only".to_owned()),
+    }
+}
+
 pub fn duration(v: &str) -> Result<Duration, String> {
     let bad = || format!("must be a duration such as 90, 90s, 5m, 12h or 30d, not {v:?}");
     let (number, unit) = match v.char_indices().last() {

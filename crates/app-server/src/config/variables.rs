@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use auth::{Algorithm, SecretString};
+use auth::{Algorithm, SecretString, SlidingMode};
 use chrono::Duration;
 use domain::{DatabaseUrl, DEFAULT_DATA_DIR};
 use ipnet::IpNet;
@@ -140,6 +140,12 @@ variables! {
     rotate_refresh_tokens: bool = "AUTH_ROTATE_REFRESH_TOKENS", default "true", parse::boolean;
     /// Absolute limit of a session from its login, however often refreshed.
     session_lifetime: Duration = "AUTH_SESSION_LIFETIME", default "30d", parse::positive_duration;
+    /// simplejwt's sliding tokens: `off`, `on` (their own routes beside the pair's) or `only` (instead of the pair's).
+    sliding_tokens: SlidingMode = "AUTH_SLIDING_TOKENS", default "off", parse::sliding_mode;
+    /// Lifetime of a sliding token (simplejwt's SLIDING_TOKEN_LIFETIME).
+    sliding_lifetime: Duration = "AUTH_SLIDING_TOKEN_LIFETIME", default "5m", parse::positive_duration;
+    /// How long from its login a sliding token can be refreshed (SLIDING_TOKEN_REFRESH_LIFETIME).
+    sliding_refresh_lifetime: Duration = "AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", default "1d", parse::positive_duration;
     /// bcrypt cost of new password hashes, 4 to 31.
     bcrypt_cost: u32 = "AUTH_BCRYPT_COST", default "12", parse::bcrypt_cost;
     /// Failed logins of one username before it is throttled.

@@ -1,4 +1,5 @@
-//! The authenticated user of a protected route. The access token is checked
+//! The authenticated user of a protected route. The access token (or a
+//! sliding token, while they are on) is checked
 //! statelessly first, then its session and user are loaded: a revoked session,
 //! an inactive user or a password changed since the token was issued are all
 //! refused here, once for every route. The session and user come from this
@@ -30,7 +31,7 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let token = token?;
             let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;
-            let claims = state.authority.decode_access(&token)?;
+            let claims = state.authority.decode_bearer(&token)?;
             let sid = SessionId(claims.sid.clone());
             // The lookup (and its ticket) comes before any database read.
             let ticket = match state.sessions.lookup(&sid) {

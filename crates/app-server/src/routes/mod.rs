@@ -5,10 +5,12 @@ pub mod account;
 pub mod admin;
 pub mod ops;
 pub mod recovery;
+pub mod sliding;
 pub mod tokens;
 
 use actix_web::http::Method;
 use actix_web::{guard, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+use auth::SlidingMode;
 
 use crate::errors::ApiError;
 use crate::state::AppState;
@@ -76,6 +78,25 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     route(cfg, "/api/token/", Method::POST, tokens::obtain);
     route(cfg, "/api/token/refresh/", Method::POST, tokens::refresh);
+    // Served while sliding tokens are on, `on` or `only`: a client of the
+    // `on` routes keeps working when the operator moves to `only`.
+    let sliding = Some(
+        (|s| s.authority.settings().sliding.mode != SlidingMode::Off) as fn(&AppState) -> bool,
+    );
+    route_when(
+        cfg,
+        "/api/token/sliding/",
+        Method::POST,
+        sliding::obtain_sliding,
+        sliding,
+    );
+    route_when(
+        cfg,
+        "/api/token/sliding/refresh/",
+        Method::POST,
+        sliding::refresh_sliding,
+        sliding,
+    );
     route(cfg, "/api/token/verify/", Method::POST, tokens::verify);
     route(
         cfg,

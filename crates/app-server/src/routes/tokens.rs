@@ -1,4 +1,5 @@
-//! The simplejwt-compatible token endpoints.
+//! The simplejwt-compatible token endpoints (`TokenObtainPairView` and its
+//! kin), and the login rules that sliding tokens ([`super::sliding`]) share.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
@@ -11,7 +12,8 @@ use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
-use crate::requests::{LoginRequest, RefreshRequest, VerifyRequest};
+use crate::requests::{BlacklistRequest, LoginRequest, RefreshRequest, VerifyRequest};
+use crate::routes::sliding;
 use crate::state::AppState;
 use crate::views::{Empty, TokenPairView};
 
@@ -27,6 +29,8 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
 }
 
 /// Obtain a token pair with a username and password.
+///
+/// With `AUTH_SLIDING_TOKENS=only`, a sliding token instead, as `/api/token/sliding/`.
 #[utoipa::path(
     post,
     path = "/api/token/",
@@ -49,8 +53,30 @@ pub async fn obtain(
     client: ClientAddr,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { username, password } = LoginRequest::parse(body.into_inner())?;
+    let credentials = LoginRequest::parse(body.into_inner())?;
+    if sliding::only(&state) {
+        return sliding::login(&state, client, credentials).await;
+    }
+    let user = check_credentials(&state, client, credentials).await?;
+    let now = Utc::now();
+    let authority = state.authority.clone();
+    let pair = state
+        .db
+        .run(move |conn| authority.login(conn, &user, now))
+        .await?;
+    state.metrics.login(LoginOutcome::Success);
+    Ok(tokens_response(pair))
+}
 
+/// The login rules every way of obtaining tokens shares: throttling, bcrypt
+/// on the hashing pool (with a dummy hash for unknown and inactive users, so
+/// every failure costs the same), the failure counted, and mandatory e-mail
+/// verification. The user whose password was right, or the error to answer.
+pub(super) async fn check_credentials(
+    state: &AppState,
+    client: ClientAddr,
+    LoginRequest { username, password }: LoginRequest,
+) -> Result<User, ApiError> {
     let now = Utc::now();
     let address = client.0.map(|ip| ip.to_string());
     let throttle = state.throttle.clone();
@@ -98,16 +124,13 @@ pub async fn obtain(
         state.metrics.login(LoginOutcome::EmailNotVerified);
         return Err(ApiError::EmailNotVerified);
     }
-    let authority = state.authority.clone();
-    let pair = state
-        .db
-        .run(move |conn| authority.login(conn, &user, now))
-        .await?;
-    state.metrics.login(LoginOutcome::Success);
-    Ok(tokens_response(pair))
+    Ok(user)
 }
 
 /// Trade a refresh token for a new access token and a rotated refresh token.
+///
+/// With `AUTH_SLIDING_TOKENS=only`, a sliding token's refresh instead, as
+/// `/api/token/sliding/refresh/`.
 #[utoipa::path(
     post,
     path = "/api/token/refresh/",
@@ -128,6 +151,9 @@ pub async fn refresh(
     request_id: ProxyRequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    if sliding::only(&state) {
+        return sliding::refresh_token(&state, body.into_inner()).await;
+    }
     let token = RefreshRequest::parse(body.into_inner())?.refresh;
     let result = run_token_op(&state, move |a, conn| {
         let presentation = Presentation {
@@ -151,7 +177,10 @@ pub async fn refresh(
 
 /// Run a session-rule operation on a connection, keeping its token errors
 /// apart from database errors so that the handler can count them first.
-async fn run_token_op<T, F>(state: &AppState, mut op: F) -> Result<Result<T, TokenError>, ApiError>
+pub(super) async fn run_token_op<T, F>(
+    state: &AppState,
+    mut op: F,
+) -> Result<Result<T, TokenError>, ApiError>
 where
     F: FnMut(&Authority, &mut DbConnection) -> Result<T, TokenError> + Send + 'static,
     T: Send + 'static,
@@ -163,7 +192,7 @@ where
         .await
 }
 
-fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
+pub(super) fn refresh_outcome(e: &TokenError) -> RefreshOutcome {
     match e {
         TokenError::Reused => RefreshOutcome::Reuse,
         _ => RefreshOutcome::Invalid,
@@ -188,23 +217,35 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let token = VerifyRequest::parse(body.into_inner())?.token;
     let claims = state.authority.decode_any(&token)?;
-    // Access tokens are checked statelessly; only refresh tokens need the database.
-    if claims.token_type == TokenType::Refresh {
-        let authority = state.authority.clone();
-        state
-            .db
-            .run(move |conn| authority.check_refresh_live(conn, &claims, Utc::now()))
-            .await?;
+    // Access tokens are checked statelessly. A refresh token must be live; a
+    // sliding token's session too, as simplejwt's verify refuses a
+    // blacklisted sliding token.
+    let authority = state.authority.clone();
+    match claims.token_type {
+        TokenType::Access => {}
+        TokenType::Refresh => {
+            state
+                .db
+                .run(move |conn| authority.check_refresh_live(conn, &claims, Utc::now()))
+                .await?;
+        }
+        TokenType::Sliding => {
+            state
+                .db
+                .run(move |conn| authority.authenticate(conn, &claims, Utc::now()))
+                .await?;
+        }
     }
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
-/// Log out: revoke the refresh token's session.
+/// Log out: revoke the session of a refresh token (`{"refresh"}`) or of a
+/// sliding token (`{"token"}`).
 #[utoipa::path(
     post,
     path = "/api/token/blacklist/",
     tag = "tokens",
-    request_body = RefreshRequest,
+    request_body = BlacklistRequest,
     responses(
         (status = 200, description = "The session is revoked", body = Empty),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
@@ -215,8 +256,12 @@ pub async fn blacklist(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = RefreshRequest::parse(body.into_inner())?.refresh;
-    let result = run_token_op(&state, move |a, conn| a.blacklist(conn, &token, Utc::now())).await?;
+    let request = BlacklistRequest::parse(body.into_inner())?;
+    let result = run_token_op(&state, move |a, conn| match &request {
+        BlacklistRequest::Refresh(r) => a.blacklist(conn, &r.refresh, Utc::now()),
+        BlacklistRequest::Sliding(s) => a.blacklist_sliding(conn, &s.token, Utc::now()),
+    })
+    .await?;
     if let Err(e) = result {
         if matches!(e, TokenError::Reused) {
             state.metrics.refresh(RefreshOutcome::Reuse);

@@ -2,7 +2,11 @@
 //! module tests/compat/test_compat.py (a `requests` client written as against
 //! djangorestframework-simplejwt, and PyJWT verifying our tokens with the
 //! secret or the JWKS) run against real servers: HS256 on SQLite and
-//! PostgreSQL; RS256, ES256 and EdDSA on SQLite.
+//! PostgreSQL; RS256, ES256 and EdDSA on SQLite. And tests/compat/test_sliding.py
+//! (simplejwt's sliding client flow, and a Django + DRF + simplejwt resource
+//! server accepting our sliding tokens) against servers with
+//! `AUTH_SLIDING_TOKENS=only`: HS256 on SQLite and PostgreSQL, EdDSA (through
+//! simplejwt's `JWK_URL`) on SQLite.
 //!
 //! The virtualenv is made once, under target/compat-venv, and reused while
 //! tests/compat/requirements.txt is unchanged. No Python, or packages that
@@ -64,9 +68,14 @@ fn python() -> &'static Path {
 
 /// Run the pytest module against `s`; every test in it must pass.
 fn run_compat(s: &Server, algorithm: &str, secret: Option<&str>) {
+    run_module(s, "test_compat.py", algorithm, secret);
+}
+
+/// Run one pytest module of tests/compat against `s`; every test in it must pass.
+fn run_module(s: &Server, module: &str, algorithm: &str, secret: Option<&str>) {
     let mut cmd = Command::new(python());
     cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA"])
-        .arg(compat_dir().join("test_compat.py"))
+        .arg(compat_dir().join(module))
         .current_dir(workspace_root())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("COMPAT_BASE_URL", s.base())
@@ -123,6 +132,40 @@ fn asymmetric(algorithm: &str) {
         ])
         .start();
     run_compat(&s, algorithm, None);
+}
+
+fn sliding_hmac(db: &TestDb) {
+    let s = app().db(db).env("AUTH_SLIDING_TOKENS", "only").start();
+    run_module(&s, "test_sliding.py", "HS256", Some(SECRET));
+}
+
+#[test]
+fn sliding_hs256_on_sqlite() {
+    sliding_hmac(&TestDb::sqlite());
+}
+
+#[test]
+fn sliding_hs256_on_postgres() {
+    sliding_hmac(&TestDb::postgres());
+}
+
+#[test]
+fn sliding_eddsa_on_sqlite() {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key = generate_key(keys.path(), "EdDSA", "signing");
+    let db = TestDb::sqlite();
+    let s = app()
+        .db(&db)
+        .envs(&[
+            ("AUTH_SLIDING_TOKENS", "only"),
+            ("AUTH_JWT_ALGORITHM", "EdDSA"),
+            (
+                "AUTH_JWT_PRIVATE_KEY_FILE",
+                key.private.to_str().expect("UTF-8 path"),
+            ),
+        ])
+        .start();
+    run_module(&s, "test_sliding.py", "EdDSA", None);
 }
 
 #[test]

@@ -375,9 +375,11 @@ fn key_rotation_keeps_old_tokens_valid_while_the_old_keys_are_listed() {
 // ---------------------------------------------------------------- OpenAPI
 
 /// Every route of API.md, written with its trailing slash, and its method.
-const API_ROUTES: [(&str, &str); 14] = [
+const API_ROUTES: [(&str, &str); 16] = [
     ("/api/token/", "post"),
     ("/api/token/refresh/", "post"),
+    ("/api/token/sliding/", "post"),
+    ("/api/token/sliding/refresh/", "post"),
     ("/api/token/verify/", "post"),
     ("/api/token/blacklist/", "post"),
     ("/api/register/", "post"),
@@ -403,9 +405,11 @@ const OPERATIONS_ROUTES: [(&str, &str); 5] = [
 #[test]
 fn openapi_documents_every_route_with_its_trailing_slash() {
     let db = TestDb::sqlite();
-    // The account-recovery routes exist only while their features are on.
+    // The account-recovery and sliding-token routes exist only while their
+    // features are on.
     let s = app()
         .db(&db)
+        .env("AUTH_SLIDING_TOKENS", "on")
         .env(
             "AUTH_PASSWORD_RESET_URL",
             "https://app.example.com/r/{uid}/{token}",

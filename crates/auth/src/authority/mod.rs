@@ -4,13 +4,16 @@
 //!
 //! One concern per module: [`login`], [`refresh`] (rotation and the proxy's
 //! resend), [`revocation`] (logout, password change, deactivation, flushing
-//! expired records) and [`verification`] (checking a presented token). This
+//! expired records), [`sliding`] (simplejwt's sliding tokens, whose sessions
+//! the same revocations end) and [`verification`] (checking a presented
+//! token). This
 //! module holds what they share: the [`Authority`], its errors, the liveness
 //! of a session and the signing of a pair.
 
 pub(crate) mod login;
 pub(crate) mod refresh;
 pub(crate) mod revocation;
+pub(crate) mod sliding;
 pub(crate) mod verification;
 
 #[cfg(test)]
@@ -41,6 +44,9 @@ pub enum TokenError {
     SessionEnded,
     #[error("user is inactive")]
     UserInactive,
+    /// A sliding token past its `refresh_exp`: it cannot be refreshed.
+    #[error("token's refresh_exp has passed")]
+    RefreshExpired,
     #[error(transparent)]
     Sign(#[from] SignError),
     #[error(transparent)]
@@ -118,30 +124,42 @@ impl Authority {
             jti: TokenId::random().0,
             username: Some(issued.user.username.clone()),
             admin: Some(issued.user.is_admin),
-            ..self.base_claims(&issued.session, now, access_exp)
+            ..self.base_claims(&issued.session.id, issued.session.user_id, now, access_exp)
         })?;
         let refresh = match &issued.refresh {
             Some(record) => Some(self.codec.encode(&Claims {
                 token_type: TokenType::Refresh,
                 jti: record.jti.0.clone(),
-                ..self.base_claims(&issued.session, now, from_db(record.expires_at))
+                ..self.base_claims(
+                    &issued.session.id,
+                    issued.session.user_id,
+                    now,
+                    from_db(record.expires_at),
+                )
             })?),
             None => None,
         };
         Ok(TokenPair { access, refresh })
     }
 
-    fn base_claims(&self, session: &Session, now: DateTime<Utc>, exp: DateTime<Utc>) -> Claims {
+    fn base_claims(
+        &self,
+        sid: &SessionId,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        exp: DateTime<Utc>,
+    ) -> Claims {
         Claims {
             token_type: TokenType::Access,
             exp: exp.timestamp(),
             iat: now.timestamp(),
             jti: String::new(),
-            sub: session.user_id.to_string(),
-            user_id: session.user_id.to_string(),
+            sub: user_id.to_string(),
+            user_id: user_id.to_string(),
             username: None,
             admin: None,
-            sid: session.id.0.clone(),
+            sid: sid.0.clone(),
+            refresh_exp: None,
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         }

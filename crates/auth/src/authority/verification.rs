@@ -1,8 +1,8 @@
 //! Checking a presented token. The signature and claims are checked without
 //! the database, which is all an access token needs on `/api/token/verify/`;
 //! a refresh token must also be the live one of a live family, and a route
-//! that loads the user also needs the session live and the password older
-//! than the token.
+//! that loads the user (or any use of a sliding token) also needs the session
+//! live and the password older than the token.
 
 use chrono::{DateTime, Utc};
 use domain::time::from_db;
@@ -11,11 +11,17 @@ use domain::{DbConnection, RefreshToken, Session, SessionId, TokenId, User};
 use super::{check_live, parse_user_id, Authority, TokenError};
 use crate::claims::{Claims, TokenType};
 use crate::codec::VerifyError;
+use crate::settings::SlidingMode;
 
 impl Authority {
     /// A valid token of any type: the stateless part of `/api/token/verify/`.
+    /// Sliding tokens only while they are on.
     pub fn decode_any(&self, token: &str) -> Result<Claims, VerifyError> {
-        self.codec.decode(token, None)
+        let claims = self.codec.decode(token, None)?;
+        if claims.token_type == TokenType::Sliding && !self.accepts_sliding() {
+            return Err(VerifyError::WrongType);
+        }
+        Ok(claims)
     }
 
     /// The stateful part of `/api/token/verify/` for a refresh token: it is
@@ -38,6 +44,21 @@ impl Authority {
     /// The stateless check of an access token.
     pub fn decode_access(&self, token: &str) -> Result<Claims, VerifyError> {
         self.codec.decode(token, Some(TokenType::Access))
+    }
+
+    /// The stateless check of a Bearer token: an access token, or a sliding
+    /// token while they are on (simplejwt's `AUTH_TOKEN_CLASSES` with both).
+    pub fn decode_bearer(&self, token: &str) -> Result<Claims, VerifyError> {
+        let claims = self.codec.decode(token, None)?;
+        match claims.token_type {
+            TokenType::Access => Ok(claims),
+            TokenType::Sliding if self.accepts_sliding() => Ok(claims),
+            _ => Err(VerifyError::WrongType),
+        }
+    }
+
+    fn accepts_sliding(&self) -> bool {
+        self.settings.sliding.mode != SlidingMode::Off
     }
 
     /// The stateful check where a route loads the user: the session must be

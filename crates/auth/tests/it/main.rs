@@ -11,5 +11,6 @@ mod refresh_race;
 mod rejections;
 mod rfc7515;
 mod sessions;
+mod sliding;
 mod tamper;
 mod throttle;
