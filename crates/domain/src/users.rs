@@ -209,6 +209,24 @@ impl User {
         Ok(n == 1)
     }
 
+    /// Replace a hash imported from Django by its bcrypt equivalent, checked
+    /// at a login. Only while the stored hash is still `old`: a password set
+    /// since then wins. Not a password change: `password_changed_at` (and
+    /// with it every token issued before) stays.
+    pub fn upgrade_password_hash(
+        conn: &mut DbConnection,
+        id: UserId,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<bool> {
+        let n = on_backend!(conn, |c| diesel::update(
+            users::table.find(id).filter(users::password_hash.eq(old))
+        )
+        .set(users::password_hash.eq(new))
+        .execute(c))?;
+        Ok(n == 1)
+    }
+
     /// The active users with this address, compared case-insensitively
     /// (ASCII letters on SQLite, whose `lower` knows no others), by id.
     pub fn find_active_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Vec<User>> {

@@ -2,7 +2,7 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
+use auth::{Authority, Checked, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
@@ -73,17 +73,20 @@ pub async fn obtain(
         })?;
 
     // The connection is back in the pool while bcrypt runs.
-    let user = match user {
+    let checked = match user {
         Some(user) if user.is_active => {
             let hash = user.password_hash.clone();
-            state.hashing.verify(password, hash).await?.then_some(user)
+            match state.hashing.check(password, hash).await? {
+                Checked::Right { upgrade } => Some((user, upgrade)),
+                Checked::Wrong => None,
+            }
         }
         _ => {
             state.hashing.verify_dummy(password).await?;
             None
         }
     };
-    let Some(user) = user else {
+    let Some((user, upgrade)) = checked else {
         let throttle = state.throttle.clone();
         state
             .db
@@ -101,7 +104,13 @@ pub async fn obtain(
     let authority = state.authority.clone();
     let pair = state
         .db
-        .run(move |conn| authority.login(conn, &user, now))
+        .run(move |conn| {
+            // A Django hash gives way to bcrypt: the next login checks that.
+            if let Some(upgrade) = &upgrade {
+                User::upgrade_password_hash(conn, user.id, &user.password_hash, upgrade)?;
+            }
+            authority.login(conn, &user, now)
+        })
         .await?;
     state.metrics.login(LoginOutcome::Success);
     Ok(tokens_response(pair))

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod cli;
 mod compat;
+mod django_hashes;
 mod failover;
 mod operations;
 mod recovery;
