@@ -1,4 +1,4 @@
-"""Write crates/auth/tests/fixtures/django_hashes.json: passwords hashed by
+"""Write crates/django-hashes/tests/fixtures/django_hashes.json: passwords hashed by
 Django's own hashers (each at Django's default work factors), so that the
 Rust side is checked against what Django writes, not against our reading of
 its source. Run with the venv of scripts/django-test.sh:
@@ -48,7 +48,7 @@ def main():
     vectors.append(
         {"format": "argon2i", "password": PASSWORDS[0], "encoded": "argon2" + legacy.hash(PASSWORDS[0])}
     )
-    out = pathlib.Path(__file__).resolve().parents[2] / "crates/auth/tests/fixtures/django_hashes.json"
+    out = pathlib.Path(__file__).resolve().parents[2] / "crates/django-hashes/tests/fixtures/django_hashes.json"
     out.write_text(json.dumps({"django": django.get_version(), "vectors": vectors}, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {len(vectors)} vectors to {out}")
 

@@ -9,7 +9,7 @@ use auth::{LoginThrottle, PasswordHasher, SecretString};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::time::to_db;
-use domain::{write_transaction, CreateUserError, NewUser, User};
+use domain::{normalize_username, write_transaction, CreateUserError, NewUser, User};
 
 use crate::config::Config;
 use crate::startup::{self, StartupError};
@@ -113,6 +113,7 @@ fn create_user(
             "no password on standard input (its first line is the password)".to_owned(),
         ));
     }
+    let username = &normalize_username(username);
     let mut problems = username_problems(username);
     if let Some(email) = email {
         problems.extend(email_problems(email));

@@ -26,6 +26,8 @@ pub use ids::{SessionId, TokenId, UserId};
 pub use outbox::{MailKind, OutboxMessage};
 pub use refresh_tokens::RefreshToken;
 pub use sessions::{RevokeReason, Session};
-pub use users::{CreateUserError, NewUser, Registered, User, UserFlags};
+pub use users::{
+    normalize_username, CreateUserError, NewUser, Registered, User, UserFlags, UsernameCollision,
+};
 
 pub use diesel::result::{DatabaseErrorKind, Error as QueryError};

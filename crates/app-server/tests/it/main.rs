@@ -13,6 +13,7 @@ mod operations;
 mod recovery;
 mod throttle;
 mod tokens;
+mod usernames;
 
 use test_support::TestServer;
 
