@@ -6,6 +6,7 @@
 //! compose them inside one transaction.
 
 pub mod connection;
+pub mod django_import;
 pub mod failover;
 pub mod ids;
 pub mod login_failures;

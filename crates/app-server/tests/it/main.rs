@@ -9,6 +9,7 @@ mod cli;
 mod compat;
 mod django_hashes;
 mod failover;
+mod import;
 mod operations;
 mod recovery;
 mod throttle;
