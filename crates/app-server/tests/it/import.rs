@@ -261,6 +261,12 @@ fn imports_from_a_django_database(db: &TestDb) {
     ))
     .unwrap();
     drop(conn);
+    // Read-only: an SQLite file stays byte for byte what it was.
+    let sqlite_file = match django.url() {
+        domain::DatabaseUrl::Sqlite(path) => Some(path.clone()),
+        domain::DatabaseUrl::Postgres(_) => None,
+    };
+    let before = sqlite_file.as_ref().map(|p| std::fs::read(p).unwrap());
     let s = app().db(db).start();
     let out = s.cli(
         &[
@@ -282,6 +288,7 @@ fn imports_from_a_django_database(db: &TestDb) {
     assert!(!ken.is_active);
     assert_eq!(ken.last_login.unwrap().to_string(), "2025-01-01 00:00:00");
     s.login("judy", &password);
+    assert_eq!(sqlite_file.map(|p| std::fs::read(p).unwrap()), before);
 }
 
 backend_tests!(
