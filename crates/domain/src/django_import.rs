@@ -117,48 +117,51 @@ impl Importer {
                 self.conflicts.push(format!("record {index}: {what}"));
                 continue;
             }
-            let same_id = by_id.get(&user.id).copied();
-            let same_name = by_name.get(user.username.as_str()).copied();
-            if same_id.is_none() && same_name.is_none() {
-                new.push(user);
-                continue;
-            }
-            let describe = || match (same_id, same_name) {
-                (Some(name), Some(id)) if id == user.id => {
-                    format!("user {} {:?} is already here", user.id, name)
+            // What is here already: the row with this id (its username),
+            // the row with this username (its id).
+            let found = match (
+                by_id.get(&user.id).copied(),
+                by_name.get(user.username.as_str()).copied(),
+            ) {
+                (None, None) => {
+                    new.push(user);
+                    continue;
                 }
-                (Some(name), Some(id)) => format!(
+                (Some(name), Some(id)) if id == user.id => Found::Same(name),
+                (Some(name), Some(id)) => Found::Two(name, id),
+                (Some(name), None) => Found::Id(name),
+                (None, Some(id)) => Found::Username(id),
+            };
+            let describe = || match found {
+                Found::Same(name) => format!("user {} {name:?} is already here", user.id),
+                Found::Two(name, id) => format!(
                     "id {} is user {name:?} here, and username {:?} is user {id}",
                     user.id, user.username
                 ),
-                (Some(name), None) => format!("id {} is user {name:?} here", user.id),
-                (None, Some(id)) => {
-                    format!("username {:?} is user {id} here", user.username)
-                }
-                (None, None) => unreachable!("handled above"),
+                Found::Id(name) => format!("id {} is user {name:?} here", user.id),
+                Found::Username(id) => format!("username {:?} is user {id} here", user.username),
             };
-            match self.on_conflict {
-                OnConflict::Fail => {
+            // One row to update: the one with this id, whose new username
+            // must not be another row's; or, with the id free, the one with
+            // this username.
+            let target = match found {
+                Found::Same(_) | Found::Id(_) => Some(user.id),
+                Found::Username(id) => Some(id),
+                Found::Two(..) => None,
+            };
+            match (self.on_conflict, target) {
+                (OnConflict::Fail, _) => {
                     self.conflicts
                         .push(format!("record {index}: {}", describe()));
                 }
-                OnConflict::Skip => self.counts.skipped += 1,
-                OnConflict::Update => {
-                    // One row to update: the one with this id, whose new
-                    // username must not be another row's; or, with the id
-                    // free, the one with this username.
-                    let target = match (same_id, same_name) {
-                        (Some(_), Some(id)) if id != user.id => {
-                            self.conflicts.push(format!(
-                                "record {index}: {} (cannot update both)",
-                                describe()
-                            ));
-                            continue;
-                        }
-                        (Some(_), _) => user.id,
-                        (None, Some(id)) => id,
-                        (None, None) => unreachable!("handled above"),
-                    };
+                (OnConflict::Skip, _) => self.counts.skipped += 1,
+                (OnConflict::Update, None) => {
+                    self.conflicts.push(format!(
+                        "record {index}: {} (cannot update both)",
+                        describe()
+                    ));
+                }
+                (OnConflict::Update, Some(target)) => {
                     let changes = ImportedUser {
                         id: target,
                         ..user.clone()
@@ -196,6 +199,19 @@ impl Importer {
         }
         Ok(())
     }
+}
+
+/// The rows already here that an imported user meets.
+#[derive(Clone, Copy)]
+enum Found<'a> {
+    /// The row with its id has its username too (named).
+    Same(&'a str),
+    /// Its id is the row named; its username is the row with that id.
+    Two(&'a str, UserId),
+    /// Only its id is taken, by the row named.
+    Id(&'a str),
+    /// Only its username is taken, by the row with that id.
+    Username(UserId),
 }
 
 /// A row of Django's `auth_user`, as text where the backends differ.

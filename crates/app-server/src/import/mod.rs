@@ -34,7 +34,7 @@ pub struct Summary {
     pub skipped: u64,
     pub updated: u64,
     /// Users whose hash is unusable (`!`) or a legacy format, stored as
-    /// unusable: an admin can give them a password.
+    /// unusable: password reset gives them one.
     pub unverifiable: u64,
     pub dry_run: bool,
 }
