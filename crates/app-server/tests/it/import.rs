@@ -176,6 +176,13 @@ fn conflicts_fail_skip_or_update(db: &TestDb) {
     let frank = user(db, here).unwrap();
     assert!(frank.is_admin, "updated");
     assert_eq!(frank.id, UserId(here), "its id stays");
+
+    // grace's id with frank's name: two users here, neither can be updated.
+    let both = record(taken_id, "frank", "!x");
+    let out = import(&s, &["--on-conflict", "update", "-"], &dump(&[both]));
+    assert!(!out.success());
+    assert!(out.stderr.contains("cannot update both"), "{}", out.stderr);
+    assert_eq!(user(db, taken_id).unwrap().username, "grace");
 }
 
 /// One bad record in a later batch: one line naming it and the field, and
