@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use auth::{PasswordHasher, SecretString};
+use auth::{Checked, PasswordHasher, SecretString};
 use domain::{DbConnection, Pool};
 
 use crate::errors::ApiError;
@@ -158,6 +158,12 @@ impl Hashing {
 
     pub async fn verify(&self, password: SecretString, hash: String) -> Result<bool, ApiError> {
         self.run(move |h| h.verify(&password, &hash)).await
+    }
+
+    /// A login's check: with a Django hash, the bcrypt hash to store in its
+    /// place is computed in the same job (see `PasswordHasher::check`).
+    pub async fn check(&self, password: SecretString, hash: String) -> Result<Checked, ApiError> {
+        self.run(move |h| h.check(&password, &hash)).await
     }
 
     /// Spend a verify's time for a login that fails anyway.

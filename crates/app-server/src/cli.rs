@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `create-user`, `flush-expired-tokens`,
-//! `openapi`.
+//! The command line: `serve` (the default), `create-user`,
+//! `import-django-users`, `flush-expired-tokens`, `openapi`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -8,10 +8,12 @@ use auth::policy::{email_problems, password_problems, username_problems};
 use auth::{LoginThrottle, PasswordHasher, SecretString};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use domain::django_import::OnConflict;
 use domain::time::to_db;
-use domain::{write_transaction, CreateUserError, NewUser, User};
+use domain::{normalize_username, write_transaction, CreateUserError, NewUser, User};
 
 use crate::config::Config;
+use crate::import;
 use crate::startup::{self, StartupError};
 
 #[derive(Parser)]
@@ -38,10 +40,39 @@ enum Command {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Import a Django project's users (all or nothing), with their password hashes
+    ImportDjangoUsers {
+        /// The output of `manage.py dumpdata auth.user` (a JSON file), or - for standard input
+        #[arg(
+            required_unless_present = "from_database",
+            conflicts_with = "from_database"
+        )]
+        source: Option<String>,
+        /// Read Django's auth_user table from this database instead (postgres:// or
+        /// sqlite://), read-only
+        #[arg(long, value_name = "URL")]
+        from_database: Option<String>,
+        /// What a user whose username or id is already here does
+        #[arg(long, value_enum, default_value_t = OnConflictArg::Fail)]
+        on_conflict: OnConflictArg,
+        /// Report what would happen, write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Delete expired refresh-token records, sessions and login-failure windows
     FlushExpiredTokens,
     /// Print the OpenAPI document that /api/openapi.json serves (docs/openapi.json)
     Openapi,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnConflictArg {
+    /// Stop the import and list every conflict
+    Fail,
+    /// Leave the user here as it is
+    Skip,
+    /// Overwrite the user here with the imported fields
+    Update,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +108,14 @@ pub fn main() -> ExitCode {
             admin,
             email,
         } => config().and_then(|config| create_user(&config, &username, admin, email.as_deref())),
+        Command::ImportDjangoUsers {
+            source,
+            from_database,
+            on_conflict,
+            dry_run,
+        } => config().and_then(|config| {
+            import_django_users(&config, source, from_database, on_conflict, dry_run)
+        }),
         Command::FlushExpiredTokens => config().and_then(|config| flush_expired_tokens(&config)),
         // The document does not depend on the configuration.
         Command::Openapi => print_openapi(),
@@ -113,6 +152,7 @@ fn create_user(
             "no password on standard input (its first line is the password)".to_owned(),
         ));
     }
+    let username = &normalize_username(username);
     let mut problems = username_problems(username);
     if let Some(email) = email {
         problems.extend(email_problems(email));
@@ -163,6 +203,48 @@ fn create_user(
         if admin { " (admin)" } else { "" }
     );
     Ok(())
+}
+
+fn import_django_users(
+    config: &Config,
+    source: Option<String>,
+    from_database: Option<String>,
+    on_conflict: OnConflictArg,
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let source = match (from_database, source.as_deref()) {
+        (Some(url), _) => import::Source::Database(url),
+        (None, Some("-") | None) => import::Source::Dump(Box::new(std::io::stdin())),
+        (None, Some(path)) => import::Source::Dump(Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| CliError::Refused(format!("cannot open {path}: {e}")))?,
+        )),
+    };
+    let on_conflict = match on_conflict {
+        OnConflictArg::Fail => OnConflict::Fail,
+        OnConflictArg::Skip => OnConflict::Skip,
+        OnConflictArg::Update => OnConflict::Update,
+    };
+    startup::prepare_database(config)?;
+    let mut conn = config
+        .database_url
+        .connect()
+        .map_err(|e| CliError::Refused(e.to_string()))?;
+    match import::run(&mut conn, source, on_conflict, dry_run, Utc::now()) {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(())
+        }
+        Err(import::ImportError::Conflicts(conflicts)) => {
+            for line in &conflicts {
+                eprintln!("conflict: {line}");
+            }
+            Err(CliError::Refused(
+                import::ImportError::Conflicts(conflicts).to_string(),
+            ))
+        }
+        Err(e) => Err(CliError::Refused(e.to_string())),
+    }
 }
 
 fn flush_expired_tokens(config: &Config) -> Result<(), CliError> {

@@ -9,6 +9,7 @@ pub mod env_vars;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
+pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;

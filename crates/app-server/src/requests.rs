@@ -6,6 +6,7 @@ pub mod recovery;
 
 use auth::policy::{email_problems, password_problems, username_problems};
 use auth::SecretString;
+use domain::normalize_username;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -24,7 +25,9 @@ pub struct LoginRequest {
 impl LoginRequest {
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut form = Form::new(body)?;
-        let username = form.required_str("username");
+        // NFKC, the stored form: the lookup and the throttle's count see
+        // one name however it is spelled.
+        let username = normalize_username(&form.required_str("username"));
         let password = SecretString::from(form.required_str("password"));
         form.finish()?;
         Ok(Self { username, password })
@@ -127,7 +130,8 @@ impl RegisterRequest {
     /// Parse and apply the username, email and password policies.
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut form = Form::new(body)?;
-        let username = form.required_str("username");
+        // Checked and stored in its NFKC form, as Django's user model does.
+        let username = normalize_username(&form.required_str("username"));
         let password = form.required_str("password");
         // An empty email is no email, as a blank Django EmailField.
         let email = form.optional_str("email").filter(|e| !e.is_empty());

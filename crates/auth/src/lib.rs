@@ -21,7 +21,7 @@ pub use claims::{Claims, TokenType};
 pub use codec::{SignError, TokenCodec, VerifyError, MAX_TOKEN_BYTES};
 pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};
 pub use mail_throttle::MailThrottle;
-pub use passwords::{HashError, PasswordHasher, MAX_PASSWORD_BYTES};
+pub use passwords::{Checked, HashError, HashKind, PasswordHasher, MAX_PASSWORD_BYTES};
 pub use recovery::{Recovery, RecoveryError, RecoverySettings};
 pub use settings::{SlidingMode, SlidingSettings, TokenSettings, MAX_LEEWAY_SECONDS};
 pub use throttle::{LoginThrottle, Throttled};

@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod connection;
+pub mod django_import;
 pub mod failover;
 pub mod ids;
 pub mod login_failures;
@@ -28,6 +29,8 @@ pub use ids::{SessionId, TokenId, UserId};
 pub use outbox::{MailKind, OutboxMessage};
 pub use refresh_tokens::RefreshToken;
 pub use sessions::{RevokeReason, Session};
-pub use users::{CreateUserError, NewUser, Registered, User, UserFlags};
+pub use users::{
+    normalize_username, CreateUserError, NewUser, Registered, User, UserFlags, UsernameCollision,
+};
 
 pub use diesel::result::{DatabaseErrorKind, Error as QueryError};

@@ -14,6 +14,12 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 #[error("{0}")]
 pub struct MigrationError(String);
 
+impl From<diesel::result::Error> for MigrationError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
 impl MigrationError {
     fn from_boxed(e: Box<dyn std::error::Error + Send + Sync>) -> Self {
         Self(e.to_string())
@@ -62,7 +68,14 @@ pub fn pending(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
         .collect())
 }
 
-/// Apply every pending migration; returns the names applied.
+/// The migration whose data step, done in Rust after the SQL (SQLite has
+/// no Unicode normalization), stores usernames in their NFKC form.
+pub const NFKC_USERNAMES: &str = "2026-12-02-001201_nfkc_usernames";
+
+/// Apply every pending migration; returns the names applied. When
+/// [`NFKC_USERNAMES`] is among them, existing usernames are normalized
+/// where that collides with nothing (see `User::normalize_usernames`);
+/// `User::username_collisions` lists the rows left.
 pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
     let names = pending(conn)?;
     match conn {
@@ -70,6 +83,10 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, MigrationErro
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(drop),
     }
     .map_err(MigrationError::from_boxed)?;
+    if names.iter().any(|n| n == NFKC_USERNAMES) {
+        crate::User::normalize_usernames(conn)
+            .map_err(|e| MigrationError(format!("{NFKC_USERNAMES}: normalizing usernames: {e}")))?;
+    }
     Ok(names)
 }
 

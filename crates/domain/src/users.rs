@@ -50,7 +50,7 @@ impl fmt::Debug for User {
     }
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Copy, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -60,6 +60,24 @@ pub struct NewUser<'a> {
     pub is_admin: bool,
     pub date_joined: Timestamp,
     pub password_changed_at: Timestamp,
+}
+
+/// The form a username is stored and looked up in: Unicode NFKC, as Django's
+/// `AbstractBaseUser.normalize_username` makes it, so that `ﬁle` (with the
+/// ligature) and `file`, or `Ａdmin` (full-width) and `admin`, are one name
+/// and one user cannot pose as another.
+pub fn normalize_username(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfkc().collect()
+}
+
+/// A stored username left as it is because its NFKC form is taken (or
+/// wanted by another row too): listed by `migrate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsernameCollision {
+    pub id: UserId,
+    pub username: String,
+    pub normalized: String,
 }
 
 /// What [`User::register`] did.
@@ -125,6 +143,11 @@ impl User {
         request: Option<&str>,
         resend_window: TimeDelta,
     ) -> Result<Registered, CreateUserError> {
+        let username = normalize_username(new.username);
+        let new = &NewUser {
+            username: &username,
+            ..*new
+        };
         let created = write_transaction(conn, |c| {
             on_backend!(c, |c| diesel::insert_into(users::table)
                 .values((new, users::registered_by_request.eq(request)))
@@ -164,10 +187,12 @@ impl User {
             .optional())
     }
 
-    /// Usernames compare case-sensitively, as Django's default user model does.
+    /// Usernames compare case-sensitively, as Django's default user model
+    /// does, in their NFKC form ([`normalize_username`]).
     pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+        let username = normalize_username(username);
         on_backend!(conn, |c| users::table
-            .filter(users::username.eq(username))
+            .filter(users::username.eq(&username))
             .select(User::as_select())
             .get_result(c)
             .optional())
@@ -213,6 +238,78 @@ impl User {
             announce(conn, Change::User(id))?;
         }
         Ok(n == 1)
+    }
+
+    /// Replace a hash imported from Django by its bcrypt equivalent, checked
+    /// at a login. Only while the stored hash is still `old`: a password set
+    /// since then wins. Not a password change: `password_changed_at` (and
+    /// with it every token issued before) stays.
+    pub fn upgrade_password_hash(
+        conn: &mut DbConnection,
+        id: UserId,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<bool> {
+        let n = on_backend!(conn, |c| diesel::update(
+            users::table.find(id).filter(users::password_hash.eq(old))
+        )
+        .set(users::password_hash.eq(new))
+        .execute(c))?;
+        // Cached users carry their hash (a password change checks it).
+        if n == 1 {
+            announce(conn, Change::User(id))?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Store every username in its NFKC form where that form is free: taken
+    /// by no other row, and wanted by no other row being normalized. The
+    /// rows left as they are are returned (see [`User::username_collisions`]).
+    pub fn normalize_usernames(conn: &mut DbConnection) -> QueryResult<Vec<UsernameCollision>> {
+        write_transaction(conn, |c| {
+            let rows: Vec<(UserId, String)> = on_backend!(c, |c| users::table
+                .select((users::id, users::username))
+                .load(c))?;
+            let taken: std::collections::HashSet<&str> =
+                rows.iter().map(|(_, name)| name.as_str()).collect();
+            let mut wanted: std::collections::HashMap<String, Vec<UserId>> =
+                std::collections::HashMap::new();
+            for (id, name) in &rows {
+                let normalized = normalize_username(name);
+                if normalized != *name {
+                    wanted.entry(normalized).or_default().push(*id);
+                }
+            }
+            for (normalized, ids) in &wanted {
+                if let ([id], false) = (ids.as_slice(), taken.contains(normalized.as_str())) {
+                    on_backend!(c, |c| diesel::update(users::table.find(*id))
+                        .set(users::username.eq(normalized))
+                        .execute(c))?;
+                }
+            }
+            Self::username_collisions(c)
+        })
+    }
+
+    /// The rows whose username is not in its NFKC form: after
+    /// [`User::normalize_usernames`], those whose form is taken. An operator
+    /// resolves each (renames one of the users) by hand.
+    pub fn username_collisions(conn: &mut DbConnection) -> QueryResult<Vec<UsernameCollision>> {
+        let rows: Vec<(UserId, String)> = on_backend!(conn, |c| users::table
+            .select((users::id, users::username))
+            .order(users::id.asc())
+            .load(c))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, username)| {
+                let normalized = normalize_username(&username);
+                (normalized != username).then_some(UsernameCollision {
+                    id,
+                    username,
+                    normalized,
+                })
+            })
+            .collect())
     }
 
     /// The active users with this address, compared case-insensitively

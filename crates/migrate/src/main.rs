@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use domain::migrations::MigrationError;
-use domain::{migrations, DatabaseUrl, DatabaseUrlError, DEFAULT_DATA_DIR};
+use domain::{migrations, DatabaseUrl, DatabaseUrlError, User, DEFAULT_DATA_DIR};
 
 #[derive(Parser)]
 #[command(
@@ -91,6 +91,14 @@ fn run(command: Command) -> Result<(), MigrateError> {
             }
             for name in applied {
                 say(format_args!("applied {name}"))?;
+            }
+            // Left by the NFKC step of 2026-12-02-001201_nfkc_usernames, on
+            // every run until an operator renames them.
+            for c in User::username_collisions(&mut conn).map_err(MigrationError::from)? {
+                say(format_args!(
+                    "username not normalized: user {} {:?} (its NFKC form {:?} is taken; rename one of them)",
+                    c.id, c.username, c.normalized
+                ))?;
             }
         }
         Command::Status => {

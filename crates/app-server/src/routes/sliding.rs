@@ -38,12 +38,15 @@ pub(super) async fn login(
     client: ClientAddr,
     credentials: LoginRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let user = check_credentials(state, client, credentials).await?;
+    let verified = check_credentials(state, client, credentials).await?;
     let now = Utc::now();
     let authority = state.authority.clone();
     let token = state
         .db
-        .run(move |conn| authority.login_sliding(conn, &user, now))
+        .run(move |conn| {
+            verified.store_upgrade(conn)?;
+            authority.login_sliding(conn, &verified.user, now)
+        })
         .await?;
     state.metrics.login(LoginOutcome::Success);
     Ok(sliding_response(token))

@@ -3,9 +3,9 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
-use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
+use auth::{Authority, Checked, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
-use domain::{DbConnection, User};
+use domain::{DbConnection, QueryError, User};
 use serde_json::Value;
 
 use crate::config::mail::Verification;
@@ -57,15 +57,36 @@ pub async fn obtain(
     if sliding::only(&state) {
         return sliding::login(&state, client, credentials).await;
     }
-    let user = check_credentials(&state, client, credentials).await?;
+    let verified = check_credentials(&state, client, credentials).await?;
     let now = Utc::now();
     let authority = state.authority.clone();
     let pair = state
         .db
-        .run(move |conn| authority.login(conn, &user, now))
+        .run(move |conn| {
+            verified.store_upgrade(conn)?;
+            authority.login(conn, &verified.user, now)
+        })
         .await?;
     state.metrics.login(LoginOutcome::Success);
     Ok(tokens_response(pair))
+}
+
+/// A user whose password was right, with the bcrypt hash that replaces a
+/// Django one (see [`Verified::store_upgrade`]).
+pub(super) struct Verified {
+    pub user: User,
+    upgrade: Option<String>,
+}
+
+impl Verified {
+    /// A Django hash gives way to bcrypt, in the login's own transaction:
+    /// the next login checks bcrypt.
+    pub fn store_upgrade(&self, conn: &mut DbConnection) -> Result<(), QueryError> {
+        if let Some(upgrade) = &self.upgrade {
+            User::upgrade_password_hash(conn, self.user.id, &self.user.password_hash, upgrade)?;
+        }
+        Ok(())
+    }
 }
 
 /// The login rules every way of obtaining tokens shares: throttling, bcrypt
@@ -76,7 +97,7 @@ pub(super) async fn check_credentials(
     state: &AppState,
     client: ClientAddr,
     LoginRequest { username, password }: LoginRequest,
-) -> Result<User, ApiError> {
+) -> Result<Verified, ApiError> {
     let now = Utc::now();
     let address = client.0.map(|ip| ip.to_string());
     let throttle = state.throttle.clone();
@@ -99,17 +120,20 @@ pub(super) async fn check_credentials(
         })?;
 
     // The connection is back in the pool while bcrypt runs.
-    let user = match user {
+    let checked = match user {
         Some(user) if user.is_active => {
             let hash = user.password_hash.clone();
-            state.hashing.verify(password, hash).await?.then_some(user)
+            match state.hashing.check(password, hash).await? {
+                Checked::Right { upgrade } => Some((user, upgrade)),
+                Checked::Wrong => None,
+            }
         }
         _ => {
             state.hashing.verify_dummy(password).await?;
             None
         }
     };
-    let Some(user) = user else {
+    let Some((user, upgrade)) = checked else {
         let throttle = state.throttle.clone();
         state
             .db
@@ -124,7 +148,7 @@ pub(super) async fn check_credentials(
         state.metrics.login(LoginOutcome::EmailNotVerified);
         return Err(ApiError::EmailNotVerified);
     }
-    Ok(user)
+    Ok(Verified { user, upgrade })
 }
 
 /// Trade a refresh token for a new access token and a rotated refresh token.

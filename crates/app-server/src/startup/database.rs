@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use domain::{build_pool, migrations, DatabaseUrl, DbConnection, Pool, PoolOptions};
+use domain::{build_pool, migrations, DatabaseUrl, DbConnection, Pool, PoolOptions, User};
 
 use super::error::StartupError;
 use crate::config::Config;
@@ -18,8 +18,16 @@ pub fn prepare_database(config: &Config) -> Result<(), StartupError> {
             url: url.clone(),
             reason: e.to_string(),
         })?;
-        for name in applied {
+        for name in &applied {
             log::info!("applied migration {name}");
+        }
+        if applied.iter().any(|n| n == migrations::NFKC_USERNAMES) {
+            for c in User::username_collisions(&mut conn).unwrap_or_default() {
+                log::warn!(
+                    "username not normalized: user {} (its NFKC form is taken; rename one of them)",
+                    c.id
+                );
+            }
         }
     } else {
         let pending = migrations::pending(&mut conn).map_err(|e| StartupError::Migration {

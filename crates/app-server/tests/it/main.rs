@@ -7,13 +7,16 @@ mod account;
 mod admin;
 mod cli;
 mod compat;
+mod django_hashes;
 mod failover;
+mod import;
 mod operations;
 mod recovery;
 mod session_cache;
 mod sliding;
 mod throttle;
 mod tokens;
+mod usernames;
 
 use test_support::TestServer;
 

@@ -1,0 +1,2 @@
+-- Normalized usernames stay normalized: their original spelling is not kept.
+SELECT 1;
