@@ -12,12 +12,17 @@
 # 2. The base images Dockerfile and docker-compose.yml name: pulled, or built
 #    as local stand-ins from Debian's packages (scripts/lib/docker-images.sh).
 #    Kept between runs, as is the image build cache.
-# 3. The README's commands, in its order: .env with generated secrets, `up`
+# 3. The app image built in a scratch copy of the working tree (the README's
+#    `up --build` then finds it in the build cache); with
+#    COMPOSE_TEST_WAIT_FOR=FILE, the test then waits until FILE exists:
+#    scripts/test.sh runs the build beside the other suites and the rest
+#    after them, alone on the machine.
+# 4. The README's commands, in its order: .env with generated secrets, `up`
 #    with three replicas; readiness, the token lifecycle and the throttle's
 #    client address; one replica killed under load; rescaled to 5 and back
 #    to 2 under load, every replica serving; `down` and `up` keep the users;
 #    `migrate` runs once per `up`, before any replica starts; `down -v`.
-# 4. Whatever failed: `docker-compose down -v`, the scratch copy removed, and
+# 5. Whatever failed: `docker-compose down -v`, the scratch copy removed, and
 #    a check that no container, network or volume of the project is left.
 #
 # Env: COMPOSE_TEST_COLD=1 first removes the stand-ins, the app image and the
@@ -39,11 +44,13 @@ export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-authcomposetest}
 WORK=$(mktemp -d /tmp/compose-test.XXXXXX)
 PROJECT=$WORK/project
 LOAD_PID=
+BUILD_PID=
 T0=$SECONDS
 
 cleanup() {
   local rc=$?
   set +e
+  [ -z "$BUILD_PID" ] || { kill -TERM "$BUILD_PID" 2>/dev/null; wait "$BUILD_PID" 2>/dev/null; }
   if [ -n "$LOAD_PID" ]; then
     kill -TERM "$LOAD_PID" 2>/dev/null
     wait "$LOAD_PID" 2>/dev/null
@@ -150,12 +157,29 @@ for image in "${bases[@]}"; do
 done
 say "base images ready in $((SECONDS - t)) s: ${bases[*]}"
 
-# ---- 3. up: a scratch copy of the working tree (tracked and untracked,
-# not ignored: what a clone with the current changes would hold).
-say "3/7 up with three replicas"
+# ---- 3. the image, built in a scratch copy of the working tree (tracked and
+# untracked, not ignored: what a clone with the current changes would hold).
 mkdir -p "$PROJECT"
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard \
   | tar -C "$ROOT" --null -T - --ignore-failed-read -c 2>/dev/null | tar -C "$PROJECT" -x
+say "building the app image"
+t=$SECONDS
+cp "$ROOT/.env.example" "$PROJECT/.env"
+# In the background and waited for: a TERM from scripts/test.sh (another
+# suite failed) is then handled at once, not after the build.
+(cd "$PROJECT" && exec docker-compose build app) >"$WORK/build.log" 2>&1 &
+BUILD_PID=$!
+wait "$BUILD_PID" || { tail -n 40 "$WORK/build.log" >&2; die "docker-compose build failed"; }
+BUILD_PID=
+rm "$PROJECT/.env"
+say "image built in $((SECONDS - t)) s"
+if [ -n "${COMPOSE_TEST_WAIT_FOR:-}" ]; then
+  say "waiting for $COMPOSE_TEST_WAIT_FOR (the other suites to finish)"
+  until [ -e "$COMPOSE_TEST_WAIT_FOR" ]; do sleep 2; done
+fi
+
+# ---- 4. up
+say "3/7 up with three replicas"
 PORT=$(free_port)
 # The published port (the README's default is 8080), for every command.
 export NGINX_HTTP_PORT=$PORT

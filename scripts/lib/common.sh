@@ -19,9 +19,12 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 # apt_install [APT-OPTION...] PACKAGE...: install Debian packages (as root);
 # when that fails (a stale or empty package index, as on a fresh container),
 # update the index and try once more. Output goes where the caller sends it.
+# APT_WAIT: another apt-get may hold the lock (scripts/test.sh runs the
+# compose test's installs beside the other suites): wait for it.
+APT_WAIT=(-o DPkg::Lock::Timeout=600)
 apt_install() {
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" \
-    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+  DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -q "$@" \
+    || { apt-get "${APT_WAIT[@]}" update -q && DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -q "$@"; }
 }
 
 # tail_log FILE [LINES]: the end of a log, for error messages.

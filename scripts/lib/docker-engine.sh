@@ -15,8 +15,10 @@ docker_apt_install() {
   say "installing $* from Debian's packages"
   local log
   log=$(mktemp)
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$log" 2>&1; then
-    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } >>"$log" 2>&1; then
+  # Another apt-get may hold the lock (the suites beside this one): wait.
+  local wait=(-o DPkg::Lock::Timeout=600)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q "$@" >"$log" 2>&1; then
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -q && DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q "$@"; } >>"$log" 2>&1; then
       tail -n 20 "$log" >&2
       rm -f "$log"
       die "could not install $*"
