@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ApiError;
 use crate::requests;
-use crate::routes::{account, admin, ops, recovery, tokens};
+use crate::routes::{account, admin, ops, recovery, sessions, tokens};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -22,6 +22,8 @@ use crate::views;
         tokens::obtain, tokens::refresh, tokens::verify, tokens::blacklist,
         account::register, account::me, account::change_password, account::logout_all,
         admin::list_users, admin::update_user,
+        sessions::list_sessions, sessions::end_session,
+        sessions::admin_list_sessions, sessions::admin_end_session,
         recovery::password_reset, recovery::password_reset_confirm,
         recovery::verify_email, recovery::resend_email,
         ops::healthz, ops::readyz, ops::jwks, ops::openapi, ops::metrics,
@@ -32,6 +34,7 @@ use crate::views;
         requests::recovery::EmailRequest, requests::recovery::ResetConfirmRequest,
         requests::recovery::VerifyEmailRequest, recovery::Detail,
         views::TokenPairView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
+        views::SessionView,
     )),
     modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
 )]

@@ -14,6 +14,7 @@ pub mod reset_tokens;
 pub mod settings;
 pub mod throttle;
 
+pub use authority::login::LoginClient;
 pub use authority::refresh::{Presentation, RESEND_WINDOW};
 pub use authority::revocation::{flush_expired, FlushCounts};
 pub use authority::{Authority, TokenError, TokenPair};

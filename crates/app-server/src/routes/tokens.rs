@@ -1,8 +1,8 @@
 //! The simplejwt-compatible token endpoints.
 
-use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{web, HttpResponse};
-use auth::{Authority, Presentation, TokenError, TokenPair, TokenType};
+use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::{web, HttpRequest, HttpResponse};
+use auth::{Authority, LoginClient, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, User};
 use serde_json::Value;
@@ -26,6 +26,16 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
         })
 }
 
+/// The request's `User-Agent`, for the session's record: bytes that are not
+/// UTF-8 become U+FFFD, and an empty one is none. The session cuts it to its
+/// width.
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    let agent = req.headers().get(USER_AGENT)?;
+    let agent = String::from_utf8_lossy(agent.as_bytes());
+    let agent = agent.trim();
+    (!agent.is_empty()).then(|| agent.to_owned())
+}
+
 /// Obtain a token pair with a username and password.
 #[utoipa::path(
     post,
@@ -47,6 +57,7 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
 pub async fn obtain(
     state: web::Data<AppState>,
     client: ClientAddr,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = LoginRequest::parse(body.into_inner())?;
@@ -98,10 +109,14 @@ pub async fn obtain(
         state.metrics.login(LoginOutcome::EmailNotVerified);
         return Err(ApiError::EmailNotVerified);
     }
+    let login_client = LoginClient {
+        user_agent: user_agent(&req),
+        ip: address,
+    };
     let authority = state.authority.clone();
     let pair = state
         .db
-        .run(move |conn| authority.login(conn, &user, now))
+        .run(move |conn| authority.login_from(conn, &user, &login_client, now))
         .await?;
     state.metrics.login(LoginOutcome::Success);
     Ok(tokens_response(pair))

@@ -11,6 +11,7 @@ mod failover;
 mod operations;
 mod recovery;
 mod session_cache;
+mod sessions;
 mod throttle;
 mod tokens;
 

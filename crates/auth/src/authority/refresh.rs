@@ -125,6 +125,7 @@ impl Authority {
             return Ok(Outcome::Reused);
         }
         let (session, user) = self.live_session(c, &p.sid, p.user_id, p.now)?;
+        Session::record_refresh(c, &session.id, to_db(p.now))?;
         Ok(Outcome::Issued(Box::new(Issued {
             session,
             user,
@@ -158,6 +159,7 @@ impl Authority {
             return Err(TokenError::SessionEnded);
         }
         RefreshToken::record(c, &next)?;
+        Session::record_refresh(c, &session.id, now)?;
         Ok(Outcome::Issued(Box::new(Issued {
             session,
             user,

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use domain::time::to_db;
 use domain::{
-    write_transaction, DbConnection, QueryError, RefreshToken, RevokeReason, Session, TokenId,
-    User, UserFlags, UserId,
+    write_transaction, DbConnection, QueryError, RefreshToken, RevokeReason, Session, SessionId,
+    TokenId, User, UserFlags, UserId,
 };
 
 use super::{Authority, TokenError};
@@ -50,6 +50,25 @@ impl Authority {
         } else {
             Ok(())
         }
+    }
+
+    /// End one live session of `user` (from their list of sessions, or by an
+    /// admin); false when `user` has no such live session, so that another
+    /// user's session is as unknown as one that never was.
+    pub fn end_session(
+        &self,
+        conn: &mut DbConnection,
+        user: UserId,
+        sid: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, QueryError> {
+        write_transaction(conn, |c| match Session::find(c, sid)? {
+            Some(s) if s.user_id == user && s.is_live(to_db(now)) => {
+                Session::revoke(c, sid, to_db(now), reason)
+            }
+            _ => Ok(false),
+        })
     }
 
     /// Store a new password hash and end every session of the user.
