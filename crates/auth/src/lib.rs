@@ -24,7 +24,7 @@ pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};
 pub use mail_throttle::MailThrottle;
 pub use passwords::{HashError, PasswordHasher, MAX_PASSWORD_BYTES};
 pub use recovery::{Recovery, RecoveryError, RecoverySettings};
-pub use settings::{TokenSettings, MAX_LEEWAY_SECONDS};
+pub use settings::{TokenSettings, MAX_LEEWAY_SECONDS, MAX_REFRESH_REUSE_INTERVAL_SECONDS};
 pub use throttle::{LoginThrottle, Throttled};
 
 pub use jsonwebtoken::jwk::JwkSet;

@@ -22,7 +22,16 @@ pub struct TokenSettings {
     /// [`MAX_LEEWAY_SECONDS`] are taken.
     pub leeway: u64,
     pub rotate_refresh_tokens: bool,
+    /// How long after a rotation the just-retired refresh token, presented
+    /// again, gets the same successor instead of counting as reuse (a second
+    /// tab, a client's retry); zero turns it off. See `authority::refresh`.
+    pub refresh_reuse_interval: Duration,
 }
+
+/// The longest reuse interval taken: it is for requests in flight together,
+/// and every second of it is a second in which a stolen retired token still
+/// buys an access token (while the successor is unused).
+pub const MAX_REFRESH_REUSE_INTERVAL_SECONDS: i64 = 60;
 
 impl Default for TokenSettings {
     /// The contract's defaults.
@@ -36,6 +45,7 @@ impl Default for TokenSettings {
             audience: None,
             leeway: 0,
             rotate_refresh_tokens: true,
+            refresh_reuse_interval: Duration::zero(),
         }
     }
 }

@@ -122,6 +122,7 @@ impl Config {
                 audience: vars.audience,
                 leeway: vars.leeway,
                 rotate_refresh_tokens: vars.rotate_refresh_tokens,
+                refresh_reuse_interval: vars.refresh_reuse_interval,
             },
             bcrypt_cost: vars.bcrypt_cost,
             login_max_failures: vars.login_max_failures,

@@ -10,6 +10,7 @@ mod compat;
 mod failover;
 mod operations;
 mod recovery;
+mod reuse_interval;
 mod session_cache;
 mod sessions;
 mod throttle;
