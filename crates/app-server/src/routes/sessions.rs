@@ -94,9 +94,9 @@ pub async fn list_sessions(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The session's id (its tokens' `sid` claim)")),
     responses(
-        (status = 204, description = "The session is ended"),
+        (status = 204, description = "The session is ended (also when it had ended already)"),
         (status = 401, description = "No, a bad, or a revoked token", body = crate::views::ErrorBody),
-        (status = 404, description = "No live session of the caller with this id", body = crate::views::ErrorBody),
+        (status = 404, description = "No session of the caller with this id", body = crate::views::ErrorBody),
     )
 )]
 pub async fn end_session(
@@ -149,10 +149,10 @@ pub async fn admin_list_sessions(
         ("sid" = String, Path, description = "The session's id (its tokens' `sid` claim)"),
     ),
     responses(
-        (status = 204, description = "The session is ended"),
+        (status = 204, description = "The session is ended (also when it had ended already)"),
         (status = 401, description = "No, a bad, or a revoked token", body = crate::views::ErrorBody),
         (status = 403, description = "Not an admin", body = crate::views::ErrorBody),
-        (status = 404, description = "No such user, or no live session of theirs with this id", body = crate::views::ErrorBody),
+        (status = 404, description = "No such user, or no session of theirs with this id", body = crate::views::ErrorBody),
     )
 )]
 pub async fn admin_end_session(

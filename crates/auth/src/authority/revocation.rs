@@ -52,9 +52,12 @@ impl Authority {
         }
     }
 
-    /// End one live session of `user` (from their list of sessions, or by an
-    /// admin); false when `user` has no such live session, so that another
-    /// user's session is as unknown as one that never was.
+    /// End one session of `user` (from their list of sessions, or by an
+    /// admin). True when it is theirs, whether it was live or had ended
+    /// already: ending is idempotent, so that a proxy's resend of the request
+    /// (nginx resends when a replica dies after committing) gets the same
+    /// answer. False when `user` has no such session, so that another user's
+    /// session is as unknown as one that never was.
     pub fn end_session(
         &self,
         conn: &mut DbConnection,
@@ -64,8 +67,11 @@ impl Authority {
         now: DateTime<Utc>,
     ) -> Result<bool, QueryError> {
         write_transaction(conn, |c| match Session::find(c, sid)? {
-            Some(s) if s.user_id == user && s.is_live(to_db(now)) => {
-                Session::revoke(c, sid, to_db(now), reason)
+            Some(s) if s.user_id == user => {
+                if s.is_live(to_db(now)) {
+                    Session::revoke(c, sid, to_db(now), reason)?;
+                }
+                Ok(true)
             }
             _ => Ok(false),
         })

@@ -96,8 +96,11 @@ fn login_records_the_client_and_refreshes_are_noted(db: &TestDb) {
     };
     assert!(!ended(&mut conn, bob.id), "not bob's");
     assert!(ended(&mut conn, user.id));
-    assert!(!ended(&mut conn, user.id), "ended already");
     let session = Session::find(&mut conn, &sid).unwrap().unwrap();
+    // idempotent: ended already is still theirs, and keeps its first reason
+    assert!(ended(&mut conn, user.id), "ended already");
+    assert!(!ended(&mut conn, bob.id), "still not bob's");
+    assert_eq!(Session::find(&mut conn, &sid).unwrap().unwrap(), session);
     assert_eq!(session.revoked_reason.as_deref(), Some("ended_by_user"));
     assert!(Session::live_for_user(&mut conn, user.id, to_db(later))
         .unwrap()
