@@ -101,6 +101,21 @@ fn a_revoked_family_gets_nothing_within_the_interval(db: &TestDb) {
     refresh(&s, &r0).assert_token_not_valid();
 }
 
+fn logging_out_with_the_retired_token_is_reuse_within_the_interval(db: &TestDb) {
+    let s = app()
+        .db(db)
+        .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
+        .start();
+    let (_, _, r0) = s.user("alice");
+    let (a1, r1) = refreshed(&s, &r0);
+    // logging out is never taken for a second tab
+    s.post("/api/token/blacklist/", json!({ "refresh": r0 }))
+        .assert_token_not_valid();
+    s.get("/api/me/", Some(&a1)).assert_token_not_valid();
+    refresh(&s, &r1).assert_token_not_valid();
+    refresh(&s, &r0).assert_token_not_valid();
+}
+
 fn tabs_refreshing_together_all_stay_signed_in(db: &TestDb) {
     let s = Arc::new(
         app()
@@ -141,5 +156,6 @@ backend_tests!(
     outside_the_interval_it_is_reuse,
     by_default_a_retired_token_is_reuse_at_once,
     a_revoked_family_gets_nothing_within_the_interval,
+    logging_out_with_the_retired_token_is_reuse_within_the_interval,
     tabs_refreshing_together_all_stay_signed_in,
 );
