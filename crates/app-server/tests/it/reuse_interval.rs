@@ -116,6 +116,33 @@ fn logging_out_with_the_retired_token_is_reuse_within_the_interval(db: &TestDb) 
     refresh(&s, &r0).assert_token_not_valid();
 }
 
+fn a_proxys_resend_is_answered_whatever_the_interval(db: &TestDb) {
+    let s = app()
+        .db(db)
+        .env("AUTH_REFRESH_REUSE_INTERVAL", "1s")
+        .env("AUTH_TRUSTED_PROXIES", "127.0.0.1")
+        .start();
+    let as_request = |token: &str, rid: &str| {
+        s.request_with_headers(
+            reqwest::Method::POST,
+            "/api/token/refresh/",
+            &[("X-Request-Id", rid)],
+            Some(&json!({ "refresh": token })),
+        )
+    };
+    let (_, _, r0) = s.user("alice");
+    let lost = as_request(&r0, "request-1");
+    assert_eq!(lost.status, 200, "{}", lost.text);
+    // past the interval, within the proxy's resend window
+    std::thread::sleep(Duration::from_millis(2100));
+    let resent = as_request(&r0, "request-1");
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    assert_eq!(resent.str("refresh"), lost.str("refresh"));
+    // another request with it, past the interval, is reuse
+    as_request(&r0, "request-2").assert_token_not_valid();
+    refresh(&s, &lost.str("refresh")).assert_token_not_valid();
+}
+
 fn tabs_refreshing_together_all_stay_signed_in(db: &TestDb) {
     let s = Arc::new(
         app()
@@ -157,5 +184,6 @@ backend_tests!(
     by_default_a_retired_token_is_reuse_at_once,
     a_revoked_family_gets_nothing_within_the_interval,
     logging_out_with_the_retired_token_is_reuse_within_the_interval,
+    a_proxys_resend_is_answered_whatever_the_interval,
     tabs_refreshing_together_all_stay_signed_in,
 );
