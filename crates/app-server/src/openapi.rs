@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ApiError;
 use crate::requests;
-use crate::routes::{account, admin, ops, recovery, sliding, tokens};
+use crate::routes::{account, admin, ops, recovery, sessions, sliding, tokens};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -23,6 +23,8 @@ use crate::views;
         sliding::obtain_sliding, sliding::refresh_sliding,
         account::register, account::me, account::change_password, account::logout_all,
         admin::list_users, admin::update_user,
+        sessions::list_sessions, sessions::end_session,
+        sessions::admin_list_sessions, sessions::admin_end_session,
         recovery::password_reset, recovery::password_reset_confirm,
         recovery::verify_email, recovery::resend_email,
         ops::healthz, ops::readyz, ops::jwks, ops::openapi, ops::metrics,
@@ -34,6 +36,7 @@ use crate::views;
         requests::recovery::EmailRequest, requests::recovery::ResetConfirmRequest,
         requests::recovery::VerifyEmailRequest, recovery::Detail,
         views::TokenPairView, views::SlidingTokenView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
+        views::SessionView,
     )),
     modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
 )]

@@ -90,3 +90,42 @@ pub struct ErrorBody {
     #[schema(value_type = BTreeMap<String, Vec<String>>, required = false)]
     pub fields: Option<BTreeMap<String, Vec<String>>>,
 }
+
+/// A live session (one login's refresh-token family) as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The session's id: the `sid` claim of its tokens, 32 lowercase hex digits
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub id: String,
+    /// RFC 3339 in UTC: the login
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// RFC 3339 in UTC, null before the first refresh
+    #[schema(format = DateTime, required = true)]
+    pub last_refreshed_at: Option<String>,
+    /// RFC 3339 in UTC: the session's absolute limit
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The login's `User-Agent` (at most 256 characters), null without one
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+    /// The login's client address, null when unknown
+    #[schema(required = true)]
+    pub ip: Option<String>,
+    /// The session of the token that asked
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: &domain::Session, current: Option<&domain::SessionId>) -> Self {
+        Self {
+            id: s.id.0.clone(),
+            created_at: rfc3339(s.created_at),
+            last_refreshed_at: s.last_refreshed_at.map(rfc3339),
+            expires_at: rfc3339(s.expires_at),
+            user_agent: s.user_agent.clone(),
+            ip: s.ip.clone(),
+            current: current == Some(&s.id),
+        }
+    }
+}

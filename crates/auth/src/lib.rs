@@ -14,6 +14,7 @@ pub mod reset_tokens;
 pub mod settings;
 pub mod throttle;
 
+pub use authority::login::LoginClient;
 pub use authority::refresh::{Presentation, RESEND_WINDOW};
 pub use authority::revocation::{flush_expired, FlushCounts};
 pub use authority::{Authority, TokenError, TokenPair};
@@ -23,7 +24,10 @@ pub use keys::{parse_algorithm, KeyError, KeySet, KeySource, MIN_SECRET_BYTES};
 pub use mail_throttle::MailThrottle;
 pub use passwords::{Checked, HashError, HashKind, PasswordHasher, MAX_PASSWORD_BYTES};
 pub use recovery::{Recovery, RecoveryError, RecoverySettings};
-pub use settings::{SlidingMode, SlidingSettings, TokenSettings, MAX_LEEWAY_SECONDS};
+pub use settings::{
+    SlidingMode, SlidingSettings, TokenSettings, MAX_LEEWAY_SECONDS,
+    MAX_REFRESH_REUSE_INTERVAL_SECONDS,
+};
 pub use throttle::{LoginThrottle, Throttled};
 
 pub use jsonwebtoken::jwk::JwkSet;

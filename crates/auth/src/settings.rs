@@ -25,6 +25,10 @@ pub struct TokenSettings {
     /// simplejwt's sliding tokens: whether they are issued and accepted, and
     /// their two lifetimes.
     pub sliding: SlidingSettings,
+    /// How long after a rotation the just-retired refresh token, presented
+    /// again, gets the same successor instead of counting as reuse (a second
+    /// tab, a client's retry); zero turns it off. See `authority::refresh`.
+    pub refresh_reuse_interval: Duration,
 }
 
 /// Whether sliding tokens are issued: `Off` (and refused everywhere, as a
@@ -60,6 +64,11 @@ impl Default for SlidingSettings {
     }
 }
 
+/// The longest reuse interval taken: it is for requests in flight together,
+/// and every second of it is a second in which a stolen retired token still
+/// buys an access token (while the successor is unused).
+pub const MAX_REFRESH_REUSE_INTERVAL_SECONDS: i64 = 60;
+
 impl Default for TokenSettings {
     /// The contract's defaults.
     fn default() -> Self {
@@ -73,6 +82,7 @@ impl Default for TokenSettings {
             leeway: 0,
             rotate_refresh_tokens: true,
             sliding: SlidingSettings::default(),
+            refresh_reuse_interval: Duration::zero(),
         }
     }
 }

@@ -20,6 +20,23 @@ pub struct Session {
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub revoked_reason: Option<String>,
+    /// The login's `User-Agent`, at most [`MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
+    /// The login's client address, as throttling takes it.
+    pub ip: Option<String>,
+    /// The last refresh that issued a token of the family.
+    pub last_refreshed_at: Option<Timestamp>,
+}
+
+/// The longest `User-Agent` kept, in characters (the column's width).
+pub const MAX_USER_AGENT: usize = 256;
+
+/// `agent` cut to [`MAX_USER_AGENT`] characters, on a character boundary.
+pub fn truncate_user_agent(agent: &str) -> &str {
+    match agent.char_indices().nth(MAX_USER_AGENT) {
+        Some((at, _)) => &agent[..at],
+        None => agent,
+    }
 }
 
 /// Why a family was revoked, stored for the audit trail.
@@ -31,6 +48,10 @@ pub enum RevokeReason {
     PasswordReset,
     LogoutAll,
     Deactivated,
+    /// The user ended it from their list of sessions.
+    EndedByUser,
+    /// An admin ended it.
+    EndedByAdmin,
 }
 
 impl RevokeReason {
@@ -42,6 +63,8 @@ impl RevokeReason {
             Self::PasswordReset => "password_reset",
             Self::LogoutAll => "logout_all",
             Self::Deactivated => "deactivated",
+            Self::EndedByUser => "ended_by_user",
+            Self::EndedByAdmin => "ended_by_admin",
         }
     }
 }
@@ -77,6 +100,34 @@ impl Session {
             .select((Session::as_select(), User::as_select()))
             .get_result(c)
             .optional())
+    }
+
+    /// The user's live families, newest first (ties by id, for a stable order).
+    pub fn live_for_user(
+        conn: &mut DbConnection,
+        user: UserId,
+        now: Timestamp,
+    ) -> QueryResult<Vec<Session>> {
+        on_backend!(conn, |c| sessions::table
+            .filter(sessions::user_id.eq(user))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order((sessions::created_at.desc(), sessions::id.desc()))
+            .select(Session::as_select())
+            .load(c))
+    }
+
+    /// Note a refresh of the family. Not announced: the session caches judge
+    /// a session by its revocation and expiry, which this leaves alone.
+    pub fn record_refresh(
+        conn: &mut DbConnection,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> QueryResult<()> {
+        on_backend!(conn, |c| diesel::update(sessions::table.find(id))
+            .set(sessions::last_refreshed_at.eq(at))
+            .execute(c))?;
+        Ok(())
     }
 
     /// Revoke one family; false when it was already revoked or does not exist.

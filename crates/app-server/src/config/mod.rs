@@ -129,6 +129,7 @@ impl Config {
                     lifetime: vars.sliding_lifetime,
                     refresh_lifetime: vars.sliding_refresh_lifetime,
                 },
+                refresh_reuse_interval: vars.refresh_reuse_interval,
             },
             bcrypt_cost: vars.bcrypt_cost,
             login_max_failures: vars.login_max_failures,

@@ -140,6 +140,19 @@ pub fn leeway(v: &str) -> Result<u64, String> {
     Ok(seconds)
 }
 
+/// The refresh reuse interval: zero (off) to
+/// [`auth::MAX_REFRESH_REUSE_INTERVAL_SECONDS`].
+pub fn reuse_interval(v: &str) -> Result<Duration, String> {
+    let d = duration(v)?;
+    if d > Duration::seconds(auth::MAX_REFRESH_REUSE_INTERVAL_SECONDS) {
+        return Err(format!(
+            "must be at most {}s: it is for requests in flight together",
+            auth::MAX_REFRESH_REUSE_INTERVAL_SECONDS
+        ));
+    }
+    Ok(d)
+}
+
 /// Comma-separated IP addresses or CIDR networks.
 pub fn networks(v: &str) -> Result<Vec<IpNet>, String> {
     v.split(',')
@@ -156,6 +169,16 @@ pub fn networks(v: &str) -> Result<Vec<IpNet>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reuse_interval_is_zero_to_a_minute() {
+        assert_eq!(reuse_interval("0s"), Ok(Duration::zero()));
+        assert_eq!(reuse_interval("10"), Ok(Duration::seconds(10)));
+        assert_eq!(reuse_interval("1m"), Ok(Duration::seconds(60)));
+        for bad in ["61s", "2m", "1d", "-1", "ten"] {
+            assert!(reuse_interval(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_are_seconds_or_a_number_with_a_unit() {

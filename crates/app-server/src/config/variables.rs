@@ -138,6 +138,8 @@ variables! {
     refresh_lifetime: Duration = "AUTH_REFRESH_TOKEN_LIFETIME", default "1d", parse::positive_duration;
     /// Whether a refresh hands out a new refresh token and retires the old one.
     rotate_refresh_tokens: bool = "AUTH_ROTATE_REFRESH_TOKENS", default "true", parse::boolean;
+    /// How long after a rotation the retired refresh token gets the same successor again, at most `60s`.
+    refresh_reuse_interval: Duration = "AUTH_REFRESH_REUSE_INTERVAL", default "0s", parse::reuse_interval;
     /// Absolute limit of a session from its login, however often refreshed.
     session_lifetime: Duration = "AUTH_SESSION_LIFETIME", default "30d", parse::positive_duration;
     /// simplejwt's sliding tokens: `off`, `on` (their own routes beside the pair's) or `only` (instead of the pair's).

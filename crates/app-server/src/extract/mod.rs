@@ -10,4 +10,4 @@ pub mod user;
 pub use bearer::BearerToken;
 pub use body::Form;
 pub use client::{ClientAddr, ProxyRequestId};
-pub use user::{AdminUser, CurrentUser, UserWithBody};
+pub use user::{AdminUser, CurrentSession, CurrentUser, UserWithBody};

@@ -25,6 +25,22 @@ impl FromRequest for CurrentUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentSession::from_request(req, payload);
+        Box::pin(async move { Ok(CurrentUser(current.await?.user)) })
+    }
+}
+
+/// [`CurrentUser`] with the session (the `sid`) its access token belongs to.
+pub struct CurrentSession {
+    pub user: User,
+    pub sid: SessionId,
+}
+
+impl FromRequest for CurrentSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = parse_authorization(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()));
         let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -39,18 +55,22 @@ impl FromRequest for CurrentUser {
                     state
                         .authority
                         .authenticate_loaded(&claims, &session, &user, Utc::now())?;
-                    return Ok(CurrentUser(User::clone(&user)));
+                    return Ok(CurrentSession {
+                        user: User::clone(&user),
+                        sid,
+                    });
                 }
                 Lookup::Miss(ticket) => Some(ticket),
                 Lookup::Bypass => None,
             };
             let authority = state.authority.clone();
             let cache = state.sessions.clone();
+            let lookup_sid = sid.clone();
             let user = state
                 .db
                 .run(move |conn| {
                     let (session, user) =
-                        Session::find_with_user(conn, &sid)?.ok_or(TokenError::Unknown)?;
+                        Session::find_with_user(conn, &lookup_sid)?.ok_or(TokenError::Unknown)?;
                     if let Some(ticket) = ticket {
                         cache.fill(ticket, &session, &user);
                     }
@@ -58,29 +78,32 @@ impl FromRequest for CurrentUser {
                     Ok::<_, TokenError>(user)
                 })
                 .await?;
-            Ok(CurrentUser(user))
+            Ok(CurrentSession { user, sid })
         })
     }
 }
 
 /// A current user whose `is_admin` is set in the database now; the token's
-/// `admin` claim is informational only.
-pub struct AdminUser(pub User);
+/// `admin` claim is informational only. With the session of the token.
+pub struct AdminUser {
+    pub user: User,
+    pub sid: SessionId,
+}
 
 impl FromRequest for AdminUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let user = CurrentUser::from_request(req, payload);
+        let current = CurrentSession::from_request(req, payload);
         Box::pin(async move {
-            let CurrentUser(user) = user.await?;
+            let CurrentSession { user, sid } = current.await?;
             if !user.is_admin {
                 return Err(ApiError::PermissionDenied(
                     "You do not have permission to perform this action.",
                 ));
             }
-            Ok(AdminUser(user))
+            Ok(AdminUser { user, sid })
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod ops;
 pub mod recovery;
+pub mod sessions;
 pub mod sliding;
 pub mod tokens;
 
@@ -150,6 +151,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/admin/users/{id}/",
         Method::PATCH,
         admin::update_user,
+    );
+    route(
+        cfg,
+        "/api/admin/users/{id}/sessions/",
+        Method::GET,
+        sessions::admin_list_sessions,
+    );
+    route(
+        cfg,
+        "/api/admin/users/{id}/sessions/{sid}/",
+        Method::DELETE,
+        sessions::admin_end_session,
+    );
+    route(cfg, "/api/sessions/", Method::GET, sessions::list_sessions);
+    route(
+        cfg,
+        "/api/sessions/{id}/",
+        Method::DELETE,
+        sessions::end_session,
     );
     route(cfg, "/healthz", Method::GET, ops::healthz);
     route(cfg, "/readyz", Method::GET, ops::readyz);

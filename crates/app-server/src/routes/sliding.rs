@@ -5,7 +5,7 @@
 //! ([`check_credentials`]); the token rules are auth's `authority::sliding`.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use auth::SlidingMode;
 use chrono::Utc;
 use serde_json::Value;
@@ -36,16 +36,17 @@ fn sliding_response(token: String) -> HttpResponse {
 pub(super) async fn login(
     state: &AppState,
     client: ClientAddr,
+    req: &HttpRequest,
     credentials: LoginRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let verified = check_credentials(state, client, credentials).await?;
+    let verified = check_credentials(state, client, req, credentials).await?;
     let now = Utc::now();
     let authority = state.authority.clone();
     let token = state
         .db
         .run(move |conn| {
             verified.store_upgrade(conn)?;
-            authority.login_sliding(conn, &verified.user, now)
+            authority.login_sliding(conn, &verified.user, &verified.client, now)
         })
         .await?;
     state.metrics.login(LoginOutcome::Success);
@@ -76,10 +77,11 @@ pub(super) async fn login(
 pub async fn obtain_sliding(
     state: web::Data<AppState>,
     client: ClientAddr,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = LoginRequest::parse(body.into_inner())?;
-    login(&state, client, credentials).await
+    login(&state, client, &req, credentials).await
 }
 
 /// Trade a sliding token for its successor.

@@ -1,9 +1,9 @@
 //! The simplejwt-compatible token endpoints (`TokenObtainPairView` and its
 //! kin), and the login rules that sliding tokens ([`super::sliding`]) share.
 
-use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{web, HttpResponse};
-use auth::{Authority, Checked, Presentation, TokenError, TokenPair, TokenType};
+use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::{web, HttpRequest, HttpResponse};
+use auth::{Authority, Checked, LoginClient, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, QueryError, User};
 use serde_json::Value;
@@ -26,6 +26,16 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
             access: pair.access,
             refresh: pair.refresh,
         })
+}
+
+/// The request's `User-Agent`, for the session's record: bytes that are not
+/// UTF-8 become U+FFFD, and an empty one is none. The session cuts it to its
+/// width.
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    let agent = req.headers().get(USER_AGENT)?;
+    let agent = String::from_utf8_lossy(agent.as_bytes());
+    let agent = agent.trim();
+    (!agent.is_empty()).then(|| agent.to_owned())
 }
 
 /// Obtain a token pair with a username and password.
@@ -51,20 +61,21 @@ fn tokens_response(pair: TokenPair) -> HttpResponse {
 pub async fn obtain(
     state: web::Data<AppState>,
     client: ClientAddr,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = LoginRequest::parse(body.into_inner())?;
     if sliding::only(&state) {
-        return sliding::login(&state, client, credentials).await;
+        return sliding::login(&state, client, &req, credentials).await;
     }
-    let verified = check_credentials(&state, client, credentials).await?;
+    let verified = check_credentials(&state, client, &req, credentials).await?;
     let now = Utc::now();
     let authority = state.authority.clone();
     let pair = state
         .db
         .run(move |conn| {
             verified.store_upgrade(conn)?;
-            authority.login(conn, &verified.user, now)
+            authority.login_from(conn, &verified.user, &verified.client, now)
         })
         .await?;
     state.metrics.login(LoginOutcome::Success);
@@ -72,10 +83,12 @@ pub async fn obtain(
 }
 
 /// A user whose password was right, with the bcrypt hash that replaces a
-/// Django one (see [`Verified::store_upgrade`]).
+/// Django one (see [`Verified::store_upgrade`]) and what the session records
+/// of the client.
 pub(super) struct Verified {
     pub user: User,
     upgrade: Option<String>,
+    pub client: LoginClient,
 }
 
 impl Verified {
@@ -96,6 +109,7 @@ impl Verified {
 pub(super) async fn check_credentials(
     state: &AppState,
     client: ClientAddr,
+    req: &HttpRequest,
     LoginRequest { username, password }: LoginRequest,
 ) -> Result<Verified, ApiError> {
     let now = Utc::now();
@@ -148,7 +162,15 @@ pub(super) async fn check_credentials(
         state.metrics.login(LoginOutcome::EmailNotVerified);
         return Err(ApiError::EmailNotVerified);
     }
-    Ok(Verified { user, upgrade })
+    let client = LoginClient {
+        user_agent: user_agent(req),
+        ip: address,
+    };
+    Ok(Verified {
+        user,
+        upgrade,
+        client,
+    })
 }
 
 /// Trade a refresh token for a new access token and a rotated refresh token.

@@ -39,6 +39,9 @@ fn session(sid: &str, user: i64) -> Session {
         expires_at: at,
         revoked_at: None,
         revoked_reason: None,
+        user_agent: None,
+        ip: None,
+        last_refreshed_at: None,
     }
 }
 

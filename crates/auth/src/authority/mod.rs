@@ -127,13 +127,17 @@ impl Authority {
             ..self.base_claims(&issued.session.id, issued.session.user_id, now, access_exp)
         })?;
         let refresh = match &issued.refresh {
+            // Every claim from the record, `iat` too: the successor handed out
+            // again (a resend, the reuse interval) is the same token, byte
+            // for byte with a deterministic signature (HMAC, RSA PKCS#1 v1.5,
+            // Ed25519); with ES256 the same claims under a fresh signature.
             Some(record) => Some(self.codec.encode(&Claims {
                 token_type: TokenType::Refresh,
                 jti: record.jti.0.clone(),
                 ..self.base_claims(
                     &issued.session.id,
                     issued.session.user_id,
-                    now,
+                    from_db(record.issued_at),
                     from_db(record.expires_at),
                 )
             })?),

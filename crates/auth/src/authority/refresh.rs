@@ -1,6 +1,9 @@
 //! Refresh: a refresh token buys a new access token and, when rotating, a
 //! new refresh token of the same family; the old one is retired. Presenting
-//! a retired token again is reuse, and revokes the family.
+//! a retired token again is reuse, and revokes the family, except for a
+//! proxy's resend of the same request ([`Presentation`]) and, when
+//! `refresh_reuse_interval` is set, for the just-retired token presented again
+//! within it while its successor is unused: both get that successor again.
 //!
 //! Both modes decide in one write transaction that first locks the token's
 //! record, so a concurrent retirement (another replica rotating the same
@@ -125,6 +128,7 @@ impl Authority {
             return Ok(Outcome::Reused);
         }
         let (session, user) = self.live_session(c, &p.sid, p.user_id, p.now)?;
+        Session::record_refresh(c, &session.id, to_db(p.now))?;
         Ok(Outcome::Issued(Box::new(Issued {
             session,
             user,
@@ -144,6 +148,9 @@ impl Authority {
                     if let Some(issued) = self.resent_rotation(c, &record, p)? {
                         return Ok(Outcome::Issued(Box::new(issued)));
                     }
+                    if let Some(issued) = self.within_reuse_interval(c, &record, p)? {
+                        return Ok(Outcome::Issued(Box::new(issued)));
+                    }
                     Session::revoke(c, &record.session_id, now, RevokeReason::ReuseDetected)?;
                     Ok(Outcome::Reused)
                 }
@@ -158,6 +165,7 @@ impl Authority {
             return Err(TokenError::SessionEnded);
         }
         RefreshToken::record(c, &next)?;
+        Session::record_refresh(c, &session.id, now)?;
         Ok(Outcome::Issued(Box::new(Issued {
             session,
             user,
@@ -175,10 +183,51 @@ impl Authority {
     ) -> Result<Option<Issued>, TokenError> {
         let same_request =
             p.request_id.is_some() && retired.retired_by_request.as_deref() == p.request_id;
+        if !same_request {
+            return Ok(None);
+        }
+        let issued = self.unused_successor(c, retired, p, RESEND_WINDOW)?;
+        if issued.is_some() {
+            // Worth seeing: it means a replica died after committing.
+            log::info!(
+                "refresh: request {} resent by the proxy; answered with the successor it committed",
+                p.request_id.unwrap_or_default()
+            );
+        }
+        Ok(issued)
+    }
+
+    /// The successor of `retired` when it is presented again within
+    /// `AUTH_REFRESH_REUSE_INTERVAL` of its rotation: a second tab, or a
+    /// client's retry, that sent the same token. Not reuse, as long as the
+    /// successor is unused and the family live.
+    fn within_reuse_interval(
+        &self,
+        c: &mut DbConnection,
+        retired: &RefreshToken,
+        p: &Presented,
+    ) -> Result<Option<Issued>, TokenError> {
+        let interval = self.settings.refresh_reuse_interval;
+        if interval <= chrono::TimeDelta::zero() {
+            return Ok(None);
+        }
+        self.unused_successor(c, retired, p, interval)
+    }
+
+    /// The successor `retired` was replaced by, for presenting `retired` again
+    /// less than `window` after its rotation: only while that successor is
+    /// unused and unexpired and its family live. Anything else is reuse.
+    fn unused_successor(
+        &self,
+        c: &mut DbConnection,
+        retired: &RefreshToken,
+        p: &Presented,
+        window: chrono::TimeDelta,
+    ) -> Result<Option<Issued>, TokenError> {
         let recent = retired
             .used_at
-            .is_some_and(|at| from_db(at) + RESEND_WINDOW > p.now);
-        let (true, true, Some(next_jti)) = (same_request, recent, &retired.replaced_by) else {
+            .is_some_and(|at| from_db(at) + window > p.now);
+        let (true, Some(next_jti)) = (recent, &retired.replaced_by) else {
             return Ok(None);
         };
         let Some(next) = RefreshToken::find(c, next_jti)? else {
@@ -190,14 +239,9 @@ impl Authority {
         let (session, user) = match self.live_session(c, &p.sid, p.user_id, p.now) {
             Ok(live) => live,
             Err(TokenError::Database(e)) => return Err(e.into()),
-            // an ended or revoked family: the resend is treated as reuse
+            // an ended or revoked family: presenting it again is reuse
             Err(_) => return Ok(None),
         };
-        // Worth seeing: it means a replica died after committing.
-        log::info!(
-            "refresh: request {} resent by the proxy; answered with the successor it committed",
-            p.request_id.unwrap_or_default()
-        );
         Ok(Some(Issued {
             session,
             user,

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use domain::time::to_db;
 use domain::{
-    write_transaction, DbConnection, QueryError, RefreshToken, RevokeReason, Session, TokenId,
-    User, UserFlags, UserId,
+    write_transaction, DbConnection, QueryError, RefreshToken, RevokeReason, Session, SessionId,
+    TokenId, User, UserFlags, UserId,
 };
 
 use super::{Authority, TokenError};
@@ -50,6 +50,31 @@ impl Authority {
         } else {
             Ok(())
         }
+    }
+
+    /// End one session of `user` (from their list of sessions, or by an
+    /// admin). True when it is theirs, whether it was live or had ended
+    /// already: ending is idempotent, so that a proxy's resend of the request
+    /// (nginx resends when a replica dies after committing) gets the same
+    /// answer. False when `user` has no such session, so that another user's
+    /// session is as unknown as one that never was.
+    pub fn end_session(
+        &self,
+        conn: &mut DbConnection,
+        user: UserId,
+        sid: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, QueryError> {
+        write_transaction(conn, |c| match Session::find(c, sid)? {
+            Some(s) if s.user_id == user => {
+                if s.is_live(to_db(now)) {
+                    Session::revoke(c, sid, to_db(now), reason)?;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        })
     }
 
     /// Store a new password hash and end every session of the user.

@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use domain::time::to_db;
 use domain::{write_transaction, DbConnection, Session, SessionId, TokenId, User};
 
+use super::login::{new_session, LoginClient};
+
 use super::{parse_user_id, whole_seconds, Authority, TokenError};
 use crate::claims::{Claims, TokenType};
 use crate::codec::VerifyError;
@@ -24,17 +26,11 @@ impl Authority {
         &self,
         conn: &mut DbConnection,
         user: &User,
+        client: &LoginClient,
         now: DateTime<Utc>,
     ) -> Result<String, TokenError> {
         let refresh_exp = whole_seconds(now + self.settings.sliding.refresh_lifetime);
-        let session = Session {
-            id: SessionId::random(),
-            user_id: user.id,
-            created_at: to_db(now),
-            expires_at: to_db(refresh_exp),
-            revoked_at: None,
-            revoked_reason: None,
-        };
+        let session = new_session(user, client, now, refresh_exp);
         write_transaction(conn, |c| {
             Session::open(c, &session)?;
             User::record_login(c, user.id, to_db(now))

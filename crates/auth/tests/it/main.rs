@@ -9,6 +9,7 @@ mod model;
 mod passwords;
 mod refresh_race;
 mod rejections;
+mod reuse_interval;
 mod rfc7515;
 mod sessions;
 mod sliding;

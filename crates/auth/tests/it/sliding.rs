@@ -30,7 +30,7 @@ fn whole_now() -> DateTime<Utc> {
 }
 
 fn login(a: &Authority, db: &TestDb, user: &User, at: DateTime<Utc>) -> String {
-    a.login_sliding(&mut db.connect(), user, at)
+    a.login_sliding(&mut db.connect(), user, &auth::LoginClient::default(), at)
         .expect("a sliding login")
 }
 

@@ -23,6 +23,9 @@ fn open_session(conn: &mut DbConnection, user: UserId) -> Session {
         expires_at: at + TimeDelta::days(1),
         revoked_at: None,
         revoked_reason: None,
+        user_agent: None,
+        ip: None,
+        last_refreshed_at: None,
     };
     Session::open(conn, &session).unwrap();
     session

@@ -19,6 +19,9 @@ fn open_session(conn: &mut DbConnection, user: UserId, lifetime: Duration) -> Se
         expires_at: at + lifetime,
         revoked_at: None,
         revoked_reason: None,
+        user_agent: None,
+        ip: None,
+        last_refreshed_at: None,
     };
     Session::open(conn, &session).unwrap();
     session
