@@ -463,7 +463,35 @@ fn sliding_logins_and_refreshes_are_counted(db: &TestDb) {
     assert_eq!(count("auth_refreshes_total{outcome=\"invalid\"}"), 1.0);
 }
 
+/// A sliding login records its client as a pair's does; its session is
+/// listed, and a sliding refresh writes nothing (`last_refreshed_at` stays
+/// null).
+fn a_sliding_session_is_listed_with_its_client(db: &TestDb) {
+    let s = on(db);
+    s.register("alice", PASSWORD);
+    let r = s.request_with_headers(
+        reqwest::Method::POST,
+        "/api/token/sliding/",
+        &[("user-agent", "Sliding/1.0")],
+        Some(&credentials("alice")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.str("token");
+    let next = refresh(&s, &token);
+    assert_eq!(next.status, 200, "{}", next.text);
+    let r = s.get("/api/sessions/", Some(&next.str("token")));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = r.body.as_array().expect("a list");
+    assert_eq!(list.len(), 1, "{}", r.text);
+    assert_eq!(list[0]["id"], claim(&token, "sid"));
+    assert_eq!(list[0]["user_agent"], "Sliding/1.0");
+    assert_eq!(list[0]["ip"], "127.0.0.1");
+    assert_eq!(list[0]["current"], true);
+    assert!(list[0]["last_refreshed_at"].is_null(), "{}", r.text);
+}
+
 backend_tests!(
+    a_sliding_session_is_listed_with_its_client,
     off_routes_do_not_exist_and_sliding_tokens_are_refused,
     on_issues_a_sliding_token_with_its_claims_beside_pairs,
     the_lifetimes_are_configured,
