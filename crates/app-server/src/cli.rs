@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `create-user`,
+//! The command line: `serve` (the default), `create-user`, `set-password`,
 //! `import-django-users`, `flush-expired-tokens`, `openapi`.
 
 use std::io::BufRead;
@@ -40,6 +40,9 @@ enum Command {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Set a user's password and end their sessions; the password is the first line of
+    /// standard input
+    SetPassword { username: String },
     /// Import a Django project's users (all or nothing), with their password hashes
     ImportDjangoUsers {
         /// The output of `manage.py dumpdata auth.user` (a JSON file), or - for standard input
@@ -108,6 +111,9 @@ pub fn main() -> ExitCode {
             admin,
             email,
         } => config().and_then(|config| create_user(&config, &username, admin, email.as_deref())),
+        Command::SetPassword { username } => {
+            config().and_then(|config| set_password(&config, &username))
+        }
         Command::ImportDjangoUsers {
             source,
             from_database,
@@ -142,16 +148,7 @@ fn create_user(
     admin: bool,
     email: Option<&str>,
 ) -> Result<(), CliError> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-        CliError::Refused(format!("cannot read the password from standard input: {e}"))
-    })?;
-    let password = line.trim_end_matches(['\n', '\r']);
-    if password.is_empty() {
-        return Err(CliError::Refused(
-            "no password on standard input (its first line is the password)".to_owned(),
-        ));
-    }
+    let password = &read_password()?;
     let username = &normalize_username(username);
     let mut problems = username_problems(username);
     if let Some(email) = email {
@@ -161,10 +158,7 @@ fn create_user(
     if !problems.is_empty() {
         return Err(CliError::Refused(problems.join(" ")));
     }
-    let hash = PasswordHasher::new(config.bcrypt_cost)
-        .map_err(StartupError::from)?
-        .hash(&SecretString::from(password.to_owned()))
-        .map_err(StartupError::from)?;
+    let hash = bcrypt_hash(config, password)?;
     startup::prepare_database(config)?;
     let mut conn = config
         .database_url
@@ -201,6 +195,54 @@ fn create_user(
         user.username,
         user.id,
         if admin { " (admin)" } else { "" }
+    );
+    Ok(())
+}
+
+/// The first line of standard input, without its line end; never empty.
+fn read_password() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        CliError::Refused(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(CliError::Refused(
+            "no password on standard input (its first line is the password)".to_owned(),
+        ));
+    }
+    Ok(password.to_owned())
+}
+
+fn bcrypt_hash(config: &Config, password: &str) -> Result<String, CliError> {
+    Ok(PasswordHasher::new(config.bcrypt_cost)
+        .map_err(StartupError::from)?
+        .hash(&SecretString::from(password.to_owned()))
+        .map_err(StartupError::from)?)
+}
+
+/// An operator gives a user a password: an imported user whose Django hash
+/// could not be brought over, or one locked out without an address for a
+/// reset. A password change like the user's own: the policy applies, and
+/// every session ends.
+fn set_password(config: &Config, username: &str) -> Result<(), CliError> {
+    let password = &read_password()?;
+    startup::prepare_database(config)?;
+    let mut conn = config
+        .database_url
+        .connect()
+        .map_err(|e| CliError::Refused(e.to_string()))?;
+    let user = User::find_by_username(&mut conn, username)?
+        .ok_or_else(|| CliError::Refused(format!("no user named {username:?}")))?;
+    let problems = password_problems(password, &user.username);
+    if !problems.is_empty() {
+        return Err(CliError::Refused(problems.join(" ")));
+    }
+    let hash = bcrypt_hash(config, password)?;
+    auth::change_password(&mut conn, user.id, &hash, Utc::now())?;
+    println!(
+        "set the password of user {:?} (id {}); their sessions are ended",
+        user.username, user.id
     );
     Ok(())
 }

@@ -16,7 +16,7 @@ pub mod throttle;
 
 pub use authority::login::LoginClient;
 pub use authority::refresh::{Presentation, RESEND_WINDOW};
-pub use authority::revocation::{flush_expired, FlushCounts};
+pub use authority::revocation::{change_password, flush_expired, FlushCounts};
 pub use authority::{Authority, TokenError, TokenPair};
 pub use claims::{Claims, TokenType};
 pub use codec::{SignError, TokenCodec, VerifyError, MAX_TOKEN_BYTES};

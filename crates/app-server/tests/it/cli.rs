@@ -1,5 +1,5 @@
 //! The `app-server` command line of docs/API.md: `create-user`,
-//! `flush-expired-tokens`, and start-up (defaults with no environment,
+//! `set-password`, `flush-expired-tokens`, and start-up (defaults with no environment,
 //! migrations, an unreachable database, production refusals, and one clear
 //! stderr line for every invalid setting).
 
@@ -324,7 +324,57 @@ fn flush_expired_tokens_deletes_expired_records_and_keeps_live_ones(db: &TestDb)
     assert_eq!(r.status, 200, "the live token still works: {}", r.text);
 }
 
+// ---------------------------------------------------------------- set-password
+
+fn set_password_gives_a_password_and_ends_every_session(db: &TestDb) {
+    let s = app().db(db).start();
+    let (id, access, refresh) = s.user("alice");
+    // as an import leaves a user whose Django hash could not be brought over
+    domain::User::set_password_hash(
+        &mut db.connect(),
+        domain::UserId(id),
+        "!",
+        domain::time::to_db(chrono::Utc::now()),
+    )
+    .expect("hash made unusable");
+    s.post(
+        "/api/token/",
+        json!({"username": "alice", "password": PASSWORD}),
+    )
+    .assert_error(401, "no_active_account");
+
+    const NEW: &str = "another correct horse, set by an operator";
+    // only the first line is the password, as for create-user
+    let out = s.cli(
+        &["set-password", "alice"],
+        Some(&format!("{NEW}\r\nignored\n")),
+    );
+    assert!(out.status.success(), "set-password: {}", out.stderr);
+    assert!(out.stdout.contains("alice"), "{}", out.stdout);
+    s.login("alice", NEW);
+    // every session of before has ended
+    s.get("/api/me/", Some(&access)).assert_token_not_valid();
+    s.post("/api/token/refresh/", json!({"refresh": refresh}))
+        .assert_error(401, "token_not_valid");
+
+    let refused = |args: &[&str], stdin: &str, needle: &str| {
+        let out = s.cli(args, Some(stdin));
+        assert!(!out.status.success(), "{args:?} must fail: {}", out.stdout);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    };
+    refused(
+        &["set-password", "nobody"],
+        &format!("{NEW}\n"),
+        "no user named",
+    );
+    refused(&["set-password", "alice"], "\n", "password");
+    refused(&["set-password", "alice"], "short\n", "too short");
+    // nothing changed by a refusal
+    s.login("alice", NEW);
+}
+
 backend_tests!(
+    set_password_gives_a_password_and_ends_every_session,
     create_user_reads_the_first_line_of_stdin_and_the_user_can_log_in,
     create_user_admin_flag_gives_admin_rights,
     create_user_refusals_exit_non_zero_with_a_message,

@@ -13,6 +13,20 @@ use super::{Authority, TokenError};
 use crate::claims::TokenType;
 use crate::settings::TokenSettings;
 
+/// A password change needs no key: the operator's `set-password` command
+/// makes it too, as the user's own route does ([`Authority::change_password`]).
+pub fn change_password(
+    conn: &mut DbConnection,
+    user: UserId,
+    new_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), QueryError> {
+    write_transaction(conn, |c| {
+        User::set_password_hash(c, user, new_hash, to_db(now))?;
+        Session::revoke_all_for_user(c, user, to_db(now), RevokeReason::PasswordChanged).map(drop)
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FlushCounts {
     pub refresh_tokens: usize,
@@ -85,11 +99,7 @@ impl Authority {
         new_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), QueryError> {
-        write_transaction(conn, |c| {
-            User::set_password_hash(c, user, new_hash, to_db(now))?;
-            Session::revoke_all_for_user(c, user, to_db(now), RevokeReason::PasswordChanged)
-                .map(drop)
-        })
+        change_password(conn, user, new_hash, now)
     }
 
     /// End every session of the user. One transaction, so that the
