@@ -55,7 +55,9 @@ for backend in $BACKENDS; do
   echo "bench-startup: $backend, $N starts" >&2
   summary=$("${env[@]}" python3 bench/startup.py "$N" "$port" "$BIN" serve 2> >(tee "$WORK/$backend.log" >&2))
   echo "$summary" > "$WORK/$backend.json"
-  rows+=("$(python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(f"| {sys.argv[1]} | {d[\"starts\"]} | {d[\"median_ms\"]:.1f} | {d[\"min_ms\"]:.1f} | {d[\"max_ms\"]:.1f} |")' "$backend" "$summary")")
+  rows+=("$(python3 -c 'import json, sys; d = json.loads(sys.argv[2])
+print("| %s | %d | %.1f | %.1f | %.1f |" % (sys.argv[1], d["starts"], d["median_ms"], d["min_ms"], d["max_ms"]))' \
+    "$backend" "$summary")")
 done
 
 echo "Start-up to the first 200 from /healthz, existing database, bcrypt cost $BCRYPT_COST, release build ($(date -u +%F), $(nproc) cores):"

@@ -80,10 +80,10 @@ export DURATION WARMUP REPEAT SCENARIOS BENCH_USERS BENCH_PASSWORD WRK_EXACT_STA
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-# Free ports for the peer and our direct server: stack_free_ports gives three
-# consecutive free ones (STACK_PORT, STACK_APP_PORT_BASE and STACK_PG_PORT);
-# the stack gets its own below.
-stack_free_ports 0 || die "could not find free ports"
+# Free ports for the peer and our direct server: stack_free_ports 1 gives
+# free ones (STACK_PORT, STACK_APP_PORT_BASE and STACK_PG_PORT; ports.py asks
+# for at least one replica); the peer's stack and ours get their own below.
+stack_free_ports 1 || die "could not find free ports"
 PEER_PORT=${PEER_PORT:-$STACK_PORT}
 OURS_PORT=${OURS_PORT:-$STACK_APP_PORT_BASE}
 mkdir -p "$BENCH_DIR"
@@ -141,11 +141,16 @@ run_driver() { # LABEL URL OUT [SERVER_PID [EXTRA_PIDS]]
   cat "$out/results.md"
 }
 
-# measure LABEL URL OUT [SERVER_PID [EXTRA_PIDS]]: the driver's scenarios
-# (when any), then the login storm (when asked for).
+# measure LABEL URL OUT [SERVER_PID [EXTRA_PIDS]]: the driver's scenarios,
+# when any.
 measure() {
-  local label=$1 url=$2 out=$3
   if [ -n "$SCENARIOS" ]; then run_driver "$@"; fi
+}
+
+# storm LABEL URL OUT: the login storm, when asked for. Last on each target:
+# logins still queued for bcrypt when it ends finish after it.
+storm() {
+  local label=$1 url=$2 out=$3
   if [ "$STORM" = 1 ]; then
     log "login storm on $label at $url"
     LABEL=$label OUT_DIR=$out-storm python3 bench/storm.py "$url" > "$out-storm.log" 2>&1 \
@@ -258,6 +263,7 @@ if [[ " $TARGETS " == *" peer "* ]]; then
     || { tail "$BENCH_DIR/peer-start.log" >&2; die "peer start failed"; }
   measure simplejwt "http://127.0.0.1:$PEER_PORT" "$BENCH_DIR/peer"
   me_cost peer "http://127.0.0.1:$PEER_PORT" - -
+  storm simplejwt "http://127.0.0.1:$PEER_PORT" "$BENCH_DIR/peer"
   bench/stop.sh >/dev/null 2>&1 || true
 fi
 
@@ -285,6 +291,7 @@ if [[ " $TARGETS " == *" peerstack "* ]]; then
   measure "simplejwt via nginx" "http://127.0.0.1:$ps_nginx" "$BENCH_DIR/peerstack" \
     "$(cat "$PEER_DIR/nginx/nginx.pid")" "$(cat "$PEER_DIR/gunicorn.pid")"
   me_cost peerstack "http://127.0.0.1:$ps_nginx" "$ps_su" postgres
+  storm "simplejwt via nginx" "http://127.0.0.1:$ps_nginx" "$BENCH_DIR/peerstack"
   bench/stop.sh >/dev/null 2>&1 || true
   scripts/pg-cluster.sh stop "$PEER_PG_DIR" || true
   PEER_PG_DIR=
@@ -304,6 +311,7 @@ if [[ " $TARGETS " == *" ours "* ]]; then
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$OURS_PORT/healthz" >/dev/null && break; sleep 0.1; done
   measure ours "http://127.0.0.1:$OURS_PORT" "$BENCH_DIR/ours" "$OURS_PID"
   me_cost ours "http://127.0.0.1:$OURS_PORT" - - "http://127.0.0.1:$OURS_PORT"
+  storm ours "http://127.0.0.1:$OURS_PORT" "$BENCH_DIR/ours"
   kill -TERM "$OURS_PID"; wait "$OURS_PID" || true; OURS_PID=
 fi
 
@@ -327,6 +335,7 @@ if [[ " $TARGETS " == *" stack "* ]]; then
   measure "ours via nginx" "http://127.0.0.1:$STACK_PORT" "$BENCH_DIR/stack" "$first" "${pids#* }"
   me_cost stack "http://127.0.0.1:$STACK_PORT" "$stack_su" auth \
     "http://127.0.0.1:$((STACK_APP_PORT_BASE + 1))" "http://127.0.0.1:$((STACK_APP_PORT_BASE + 2))"
+  storm "ours via nginx" "http://127.0.0.1:$STACK_PORT" "$BENCH_DIR/stack"
   # The nginx hop alone: a static 200 at the driver's concurrency.
   wrk -t2 -c16 -d"${DURATION}s" --latency "http://127.0.0.1:$STACK_PORT/nginx-health" > "$BENCH_DIR/nginx-hop.txt"
   STACK_DIR=$STACK_DIR scripts/stack-down.sh >/dev/null 2>&1 || true
