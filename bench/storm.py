@@ -36,7 +36,8 @@ def main(argv):
     default_url = f"http://127.0.0.1:{os.environ.get('PORT', '8001')}"
     base_url = argv[1] if len(argv) == 2 else os.environ.get("BASE_URL", default_url)
     try:
-        s = from_env(base_url)
+        # The driver's settings; SCENARIOS is the driver's, not the storm's.
+        s = from_env(base_url, {**os.environ, "SCENARIOS": "me"})
         login_conns = _int(os.environ, "STORM_LOGIN_CONNS", 8, 1, 256)
         lead = _int(os.environ, "STORM_LEAD", 2, 0, 30)
     except UsageError as e:
