@@ -2,9 +2,10 @@
 """bench_report.py BENCH_DIR BCRYPT_COST — the side-by-side summary of a
 scripts/bench.sh run, as markdown on stdout, plus BENCH_DIR/requests.png.
 
-Reads the driver's results.json of each target (peer, ours, stack; written by
-bench/drive.py), the criterion estimates under target/criterion, and the
-nginx-hop wrk output.
+Reads the driver's results.json of each target (peer, peerstack, ours,
+stack; written by bench/drive.py), each target's statement count
+(<target>-statements.json) and login storm (<target>-storm/storm.json), the
+criterion estimates under target/criterion, and the nginx-hop wrk output.
 """
 import json
 import os
@@ -13,7 +14,10 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = [("peer", "simplejwt (gunicorn, SQLite)"), ("ours", "ours direct (SQLite)"), ("stack", "ours via nginx (PostgreSQL, 2 replicas)")]
+TARGETS = [("peer", "simplejwt (gunicorn, SQLite)"), ("peerstack", "simplejwt via nginx (gunicorn, PostgreSQL)"),
+           ("ours", "ours direct (SQLite)"), ("stack", "ours via nginx (PostgreSQL, 2 replicas)")]
+# Each of ours is compared with the peer in the same shape.
+PEER_OF = {"ours": "peer", "stack": "peerstack"}
 SCENARIOS = ["me", "verify", "refresh", "login"]
 
 
@@ -87,14 +91,18 @@ def main():
     out.append("| scenario | target | req/s | p50 ms | p99 ms | non-2xx | peak RSS MiB | server CPU % | ours / peer |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for sc in SCENARIOS:
-        peer = results["peer"].get(sc, {})
         for t, label in TARGETS:
             r = results[t].get(sc)
             if not r:
                 continue
             ratio = ""
-            if t != "peer" and peer.get("rps") and r.get("rps"):
-                ratio = f"{r['rps'] / peer['rps']:.1f}×"
+            # The stack against the peer's stack when measured, else the plain peer.
+            peer_t = PEER_OF.get(t)
+            if t == "stack" and not results["peerstack"].get(sc):
+                peer_t = "peer"
+            peer = results[peer_t].get(sc, {}) if peer_t else {}
+            if peer.get("rps") and r.get("rps"):
+                ratio = f"{r['rps'] / peer['rps']:.1f}× ({peer_t})"
             out.append(f"| {sc} | {label} | {fmt(r['rps'], 1 if (r['rps'] or 0) < 100 else 0)} | {fmt(r['p50'], 2)} | "
                        f"{fmt(r['p99'], 2)} | {fmt(r['non2xx'])} | {fmt(r['rss'], 1)} | {fmt(r['cpu'])} | {ratio} |")
     rss = [results[t][sc]["rss"] for t in ("peer", "ours") for sc in SCENARIOS if sc in results[t]]
@@ -103,6 +111,8 @@ def main():
     if peer_rss and ours_rss and rss:
         out.append(f"\nPeak RSS under load: ours {ours_rss:.1f} MiB, peer {peer_rss:.1f} MiB "
                    f"(ours = 1/{peer_rss / ours_rss:.0f} of the peer).")
+
+    out.extend(issue17(bench_dir, results))
 
     est = criterion()
     limits_at = len(out)
@@ -136,6 +146,58 @@ def main():
             out.append(f"| `{key}` | {t} |")
     print("\n".join(out))
     chart(bench_dir, results)
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def issue17(bench_dir, results):
+    """/api/me/ against verify per target, what one /api/me/ costs the
+    database, and /api/me/ during the login storm."""
+    out = []
+    rows = []
+    for t, label in TARGETS:
+        me, verify = results[t].get("me", {}).get("rps"), results[t].get("verify", {}).get("rps")
+        if me and verify:
+            rows.append(f"| {label} | {me:,.0f} | {verify:,.0f} | {100 * me / verify:.0f}% |")
+    if rows:
+        out += ["\n**/api/me/ against verify** (same run):\n", "| target | me req/s | verify req/s | me / verify |",
+                "|---|---:|---:|---:|"] + rows
+    rows = []
+    for t, label in TARGETS:
+        c = read_json(os.path.join(bench_dir, f"{t}-statements.json"))
+        if not c:
+            continue
+        spr = "–" if c["statements_per_request"] is None else f"{c['statements_per_request']:.4f}"
+        stm = "–" if c["statements"] is None else f"{c['statements']:,}"
+        ours = t in ("ours", "stack")
+        rows.append(f"| {label} | {c['requests']:,} | {c['non2xx']} | {stm} | {spr} | "
+                    + (f"{c['cache_hits']:,} | {c['cache_misses']:,} | {c['cache_bypasses']:,} | "
+                       f"{c['db_reads_per_request']:.4f} |" if ours else "– | – | – | – |"))
+    if rows:
+        out += ["\n**What one /api/me/ costs the database** (steady state: a further me run after a warm-up; "
+                "statements from pg_stat_statements, cache counters from /metrics):\n",
+                "| target | requests | non-2xx | PostgreSQL statements | per request | cache hits | misses | "
+                "bypasses | database reads per request |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows
+    rows = []
+    for t, label in TARGETS:
+        st = read_json(os.path.join(bench_dir, f"{t}-storm", "storm.json"))
+        if not st:
+            continue
+        m, lg = st["me"], st["login"]
+        rows.append(f"| {label} | {st['login_conns']} | {lg['rps']:.2f} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | "
+                    f"{m['p99_ms']:.2f} | {m['max_ms']:.2f} | {m['non2xx']:.0f} |")
+    if rows:
+        out += ["\n**Login storm**: /api/me/ (16 connections) while logins saturate bcrypt:\n",
+                "| target | login connections | logins/s | me req/s | me p50 ms | me p99 ms | me max ms | me non-2xx |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"] + rows
+    return out
 
 
 def chart(bench_dir, results):
