@@ -13,6 +13,7 @@ use crate::connection::DbConnection;
 use crate::ids::UserId;
 use crate::on_backend;
 use crate::schema::users;
+use crate::sessions::{RevokeReason, Session};
 use crate::time::Timestamp;
 
 /// One Django user, mapped to our columns: `pk` kept as the id, `is_staff`
@@ -170,7 +171,15 @@ impl Importer {
                     on_backend!(conn, |c| diesel::update(users::table.find(target))
                         .set(&changes)
                         .execute(c))?;
-                    // Replicas that cached this user forget it on commit.
+                    // A password change: the user's sessions end (their
+                    // tokens of the same second too), and replicas that
+                    // cached the user forget it on commit.
+                    Session::revoke_all_for_user(
+                        conn,
+                        target,
+                        user.password_changed_at,
+                        RevokeReason::PasswordChanged,
+                    )?;
                     announce(conn, Change::User(target))?;
                     self.counts.updated += 1;
                 }

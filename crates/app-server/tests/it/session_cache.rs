@@ -312,3 +312,64 @@ fn without_its_listener_a_replica_bypasses_its_cache_and_recovers() {
     assert_eq!(b.get("/api/me/", Some(&access)).status, 200);
     assert!(hits(&b) > before, "caching resumed after the reconnect");
 }
+
+/// A replica that had `access`'s session cached refuses it within a few
+/// seconds; without a notification it would serve it for the entry's 60 s.
+fn refused_soon(s: &Server, access: &str, what: &str) {
+    let limit = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = s.get("/api/me/", Some(access));
+        if r.status == 401 {
+            r.assert_token_not_valid();
+            return;
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            Instant::now() < limit,
+            "the replica still serves a session {what} ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A replica on its own PostgreSQL database, listening, with alice's session
+/// in its cache: (server, alice's id, her access token).
+fn cached_alice(pg: &PgDatabase) -> (Server, i64, String) {
+    let s = app().database_url(&pg.url).start();
+    wait_listening(&s, true);
+    let id = s.register("alice", PASSWORD)["id"].as_i64().expect("id");
+    let (access, _) = s.login("alice", PASSWORD);
+    warm(&s, &access);
+    (s, id, access)
+}
+
+/// The command line is another process: its changes reach a running
+/// replica's cache through the notification, as a replica's would.
+#[test]
+fn a_password_set_on_the_command_line_reaches_a_running_replica() {
+    let pg = PgDatabase::create();
+    let (s, _, access) = cached_alice(&pg);
+    let out = s.cli(
+        &["set-password", "alice"],
+        Some("a new password, from the operator\n"),
+    );
+    assert!(out.status.success(), "set-password: {}", out.stderr);
+    refused_soon(&s, &access, "set-password");
+}
+
+#[test]
+fn an_import_that_updates_a_user_reaches_a_running_replica() {
+    let pg = PgDatabase::create();
+    let (s, id, access) = cached_alice(&pg);
+    let dump = json!([{"model": "auth.user", "pk": id, "fields": {
+        "password": "!", "last_login": null, "is_superuser": false, "username": "alice",
+        "email": "", "is_staff": false, "is_active": true,
+        "date_joined": "2024-05-01T10:20:30Z"
+    }}]);
+    let out = s.cli(
+        &["import-django-users", "--on-conflict", "update", "-"],
+        Some(&dump.to_string()),
+    );
+    assert!(out.status.success(), "import: {}", out.stderr);
+    refused_soon(&s, &access, "the import");
+}
