@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
-use crate::changes::{announce, Change};
 use crate::connection::DbConnection;
 use crate::ids::UserId;
 use crate::on_backend;
@@ -172,15 +171,15 @@ impl Importer {
                         .set(&changes)
                         .execute(c))?;
                     // A password change: the user's sessions end (their
-                    // tokens of the same second too), and replicas that
-                    // cached the user forget it on commit.
+                    // tokens of the same second too). Ending them announces
+                    // the user to the session caches; a user without a live
+                    // session has nothing cached to forget.
                     Session::revoke_all_for_user(
                         conn,
                         target,
                         user.password_changed_at,
                         RevokeReason::PasswordChanged,
                     )?;
-                    announce(conn, Change::User(target))?;
                     self.counts.updated += 1;
                 }
             }
