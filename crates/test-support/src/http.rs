@@ -142,6 +142,17 @@ impl Server {
             .expect("id");
         (id, access)
     }
+
+    /// An admin's `PATCH {"is_active": false}` of user `id`, answered 200.
+    #[track_caller]
+    pub fn deactivate(&self, admin_access: &str, id: i64) {
+        let r = self.patch(
+            &format!("/api/admin/users/{id}/"),
+            admin_access,
+            serde_json::json!({"is_active": false}),
+        );
+        assert_eq!(r.status, 200, "deactivating user {id}: {}", r.text);
+    }
 }
 
 impl From<reqwest::blocking::Response> for Resp {

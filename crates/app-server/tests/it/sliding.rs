@@ -182,12 +182,7 @@ fn sliding_login_fails_as_login_does(db: &TestDb) {
     s.register("alice", PASSWORD);
     let id = s.register("inactive", PASSWORD)["id"].as_i64().unwrap();
     let (_, admin) = s.admin("root");
-    let r = s.patch(
-        &format!("/api/admin/users/{id}/"),
-        &admin,
-        json!({"is_active": false}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    s.deactivate(&admin, id);
 
     let pair_answer = s.post(
         "/api/token/",
@@ -347,12 +342,7 @@ fn password_change_logout_all_and_deactivation_revoke_sliding_sessions(db: &Test
     let token = sliding_login(&s, "carol");
     let id = s.get("/api/me/", Some(&token)).body["id"].as_i64().unwrap();
     let (_, admin) = s.admin("root");
-    let r = s.patch(
-        &format!("/api/admin/users/{id}/"),
-        &admin,
-        json!({"is_active": false}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    s.deactivate(&admin, id);
     assert_refused(&s, &token);
 }
 

@@ -75,11 +75,7 @@ fn known_and_unknown_addresses_get_the_same_answer_and_work(db: &TestDb) {
     register(&s, "known", Some("known@example.com"));
     let id = register(&s, "gone", Some("gone@example.com"));
     let (_, admin) = s.admin("root");
-    s.patch(
-        &format!("/api/admin/users/{id}/"),
-        &admin,
-        json!({"is_active": false}),
-    );
+    s.deactivate(&admin, id);
     let mut answers = Vec::new();
     for email in [
         "known@example.com",
@@ -157,12 +153,7 @@ fn a_link_stops_working_when_the_user_is_deactivated(db: &TestDb) {
     request_reset(&s, "e@example.com");
     let (uid, token) = reset_link(&sink, "e@example.com");
     let (_, admin) = s.admin("root");
-    let r = s.patch(
-        &format!("/api/admin/users/{id}/"),
-        &admin,
-        json!({"is_active": false}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    s.deactivate(&admin, id);
     confirm(&s, &uid, &token, NEW, NEW).assert_field_error("token");
 }
 
