@@ -9,41 +9,23 @@ Run against a running server:
     COMPAT_BASE_URL=http://127.0.0.1:8000 COMPAT_ALGORITHM=HS256 \
     COMPAT_SECRET=... python -m pytest tests/compat/test_compat.py
 
-COMPAT_SECRET is the server's AUTH_JWT_SECRET (HMAC algorithms only).
-Registration must be open (each run registers its own user).
+The environment is described in tests/compat/server.py; each run registers
+its own user.
 """
 
-import os
 import re
-import uuid
 
 import jwt
 import pytest
 import requests
 
-BASE = os.environ["COMPAT_BASE_URL"].rstrip("/")
-ALGORITHM = os.environ.get("COMPAT_ALGORITHM", "HS256")
-SECRET = os.environ.get("COMPAT_SECRET")
-HMAC = ALGORITHM.startswith("HS")
-PASSWORD = "correct horse battery staple"
-TIMEOUT = 30
-
-
-def url(path):
-    return BASE + path
+from server import ALGORITHM, HMAC, PASSWORD, SECRET, TIMEOUT, register, url
 
 
 @pytest.fixture
 def user():
     """A fresh user: (id, username)."""
-    username = "compat_" + uuid.uuid4().hex[:12]
-    r = requests.post(
-        url("/api/register/"),
-        json={"username": username, "password": PASSWORD},
-        timeout=TIMEOUT,
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["id"], username
+    return register("compat_")
 
 
 def obtain(username, password=PASSWORD):

@@ -16,13 +16,11 @@ Run against a running server:
     COMPAT_BASE_URL=http://127.0.0.1:8000 COMPAT_ALGORITHM=HS256 \
     COMPAT_SECRET=... python -m pytest tests/compat/test_sliding.py
 
-COMPAT_SECRET is the server's AUTH_JWT_SECRET (HMAC algorithms only).
-Registration must be open (each run registers its own user).
+The environment is described in tests/compat/server.py; each run registers
+its own user.
 """
 
-import os
 import time
-import uuid
 
 import django
 import pytest
@@ -30,12 +28,7 @@ import requests
 from django.conf import settings
 from django.urls import path
 
-BASE = os.environ["COMPAT_BASE_URL"].rstrip("/")
-ALGORITHM = os.environ.get("COMPAT_ALGORITHM", "HS256")
-SECRET = os.environ.get("COMPAT_SECRET")
-HMAC = ALGORITHM.startswith("HS")
-PASSWORD = "correct horse battery staple"
-TIMEOUT = 30
+from server import ALGORITHM, BASE, HMAC, PASSWORD, SECRET, TIMEOUT, register, url
 
 
 def simple_jwt(token_classes):
@@ -106,21 +99,11 @@ def whoami(request):
 urlpatterns = [path("whoami/", whoami)]
 
 
-def url(p):
-    return BASE + p
-
 
 @pytest.fixture
 def user():
     """A fresh user: (id, username)."""
-    username = "sliding_" + uuid.uuid4().hex[:12]
-    r = requests.post(
-        url("/api/register/"),
-        json={"username": username, "password": PASSWORD},
-        timeout=TIMEOUT,
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["id"], username
+    return register("sliding_")
 
 
 def obtain(username):
