@@ -22,6 +22,15 @@ fn refreshed(s: &Server, token: &str) -> (String, String) {
     (r.str("access"), r.str("refresh"))
 }
 
+/// `retired` presented again was taken as reuse: refused, and its family
+/// ended (the newest access and refresh tokens are refused too).
+#[track_caller]
+fn assert_reuse(s: &Server, retired: &str, access: &str, newest: &str) {
+    refresh(s, retired).assert_token_not_valid();
+    s.get("/api/me/", Some(access)).assert_token_not_valid();
+    refresh(s, newest).assert_token_not_valid();
+}
+
 fn within_the_interval_the_retired_token_gets_the_same_successor(db: &TestDb) {
     let s = app()
         .db(db)
@@ -43,9 +52,7 @@ fn within_the_interval_the_retired_token_gets_the_same_successor(db: &TestDb) {
     }
     // the successor works once it is used, and then the retired token is reuse
     let (a2, r2) = refreshed(&s, &r1);
-    refresh(&s, &r0).assert_token_not_valid();
-    s.get("/api/me/", Some(&a2)).assert_token_not_valid();
-    refresh(&s, &r2).assert_token_not_valid();
+    assert_reuse(&s, &r0, &a2, &r2);
 }
 
 fn a_used_successor_makes_it_reuse(db: &TestDb) {
@@ -57,9 +64,7 @@ fn a_used_successor_makes_it_reuse(db: &TestDb) {
     let (_, r1) = refreshed(&s, &r0);
     let (a2, r2) = refreshed(&s, &r1);
     // r1 was used: presenting r0 again is reuse, and ends the family
-    refresh(&s, &r0).assert_token_not_valid();
-    s.get("/api/me/", Some(&a2)).assert_token_not_valid();
-    refresh(&s, &r2).assert_token_not_valid();
+    assert_reuse(&s, &r0, &a2, &r2);
     // and so is r1 itself within its own interval, now that the family is revoked
     refresh(&s, &r1).assert_token_not_valid();
 }
@@ -73,18 +78,14 @@ fn outside_the_interval_it_is_reuse(db: &TestDb) {
     let (a1, r1) = refreshed(&s, &r0);
     // past the interval (a wait, never a bound: only "later" matters)
     std::thread::sleep(Duration::from_millis(2100));
-    refresh(&s, &r0).assert_token_not_valid();
-    s.get("/api/me/", Some(&a1)).assert_token_not_valid();
-    refresh(&s, &r1).assert_token_not_valid();
+    assert_reuse(&s, &r0, &a1, &r1);
 }
 
 fn by_default_a_retired_token_is_reuse_at_once(db: &TestDb) {
     let s = app().db(db).start();
     let (_, _, r0) = s.user("alice");
     let (a1, r1) = refreshed(&s, &r0);
-    refresh(&s, &r0).assert_token_not_valid();
-    s.get("/api/me/", Some(&a1)).assert_token_not_valid();
-    refresh(&s, &r1).assert_token_not_valid();
+    assert_reuse(&s, &r0, &a1, &r1);
 }
 
 fn a_revoked_family_gets_nothing_within_the_interval(db: &TestDb) {
