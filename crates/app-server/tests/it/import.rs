@@ -164,6 +164,8 @@ fn conflicts_fail_skip_or_update(db: &TestDb) {
         "skipped: left as it is"
     );
 
+    // frank's session of before the update: a password change ends it
+    let (_, frank_refresh) = s.login("frank", PASSWORD);
     let mut update = record(100, "frank", "!new");
     update["fields"]["is_staff"] = json!(true);
     let out = import(&s, &["--on-conflict", "update", "-"], &dump(&[update]));
@@ -176,6 +178,8 @@ fn conflicts_fail_skip_or_update(db: &TestDb) {
     let frank = user(db, here).unwrap();
     assert!(frank.is_admin, "updated");
     assert_eq!(frank.id, UserId(here), "its id stays");
+    s.post("/api/token/refresh/", json!({"refresh": frank_refresh}))
+        .assert_token_not_valid();
 
     // grace's id with frank's name: two users here, neither can be updated.
     let both = record(taken_id, "frank", "!x");
