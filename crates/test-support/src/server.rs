@@ -252,6 +252,23 @@ impl Server {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Poll the log until it contains `needle`, for at most `limit`; returns
+    /// the log. For what a background task logs after its visible effect.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the log has no {needle:?} after {limit:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Run an `app-server` subcommand with this server's environment.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         self.config.run(args, stdin)
