@@ -30,7 +30,8 @@ ensure_nginx() {
   NGINX_BIN=$(readlink -f "$NGINX_BIN")
 }
 
-# render_nginx: the repository's nginx/ with deploy/ rewritten for loopback.
+# render_nginx: the repository's nginx/ with deploy/ rewritten for loopback,
+# and web/demo/ beside it.
 # max_fails=0: nginx never marks a replica down. On loopback a connection to a
 # stopped replica is refused within microseconds and the request goes to the
 # next one, so there is nothing to save; marking it down, on the contrary,
@@ -44,6 +45,12 @@ render_nginx() {
   local conf=$NGINX_PREFIX/conf n
   mkdir -p "$conf/deploy"
   cp "$STACK_ROOT/nginx/nginx.conf" "$STACK_ROOT/nginx/headers.conf" "$conf/"
+  # The demo page (location /demo/: `alias demo/`, under the prefix). A copy,
+  # not the work tree itself: nginx's workers (nobody, when started as root)
+  # must be able to read it, and the prefix is theirs to enter.
+  mkdir -p "$NGINX_PREFIX/demo"
+  cp "$STACK_ROOT"/web/demo/index.html "$STACK_ROOT"/web/demo/demo.js "$STACK_ROOT"/web/demo/demo.css "$NGINX_PREFIX/demo/"
+  chmod 644 "$NGINX_PREFIX"/demo/*
   {
     echo "# rendered by scripts/stack-up.sh: $STACK_REPLICAS replica(s) on loopback"
     for n in $(seq 1 "$STACK_REPLICAS"); do
