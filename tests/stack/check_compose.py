@@ -240,6 +240,20 @@ def check_nginx(doc, example):
         fail("nginx must mount ./nginx and run its nginx.conf")
     yield "nginx mounts ./nginx and runs its nginx.conf"
 
+    # The demo page: nginx.conf serves /demo/ from `demo/` under the -p
+    # prefix (nginx's default prefix when there is no -p).
+    args = nginx.get("command") or []
+    if isinstance(args, str):
+        args = args.split()
+    prefix = "/etc/nginx/"
+    if "-p" in args[:-1]:
+        prefix = str(args[args.index("-p") + 1])
+    wanted = prefix.rstrip("/") + "/demo"
+    volumes = [str(v) for v in nginx.get("volumes") or []]
+    if f"./web/demo:{wanted}:ro" not in volumes:
+        fail(f"nginx must mount ./web/demo read-only at {wanted} (the -p prefix's demo/), for /demo/")
+    yield f"nginx mounts ./web/demo read-only at {wanted}"
+
 
 def check_resolved(resolved):
     for svc_name in ("app", "migrate"):

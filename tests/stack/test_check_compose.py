@@ -53,8 +53,8 @@ DOC = {
         "nginx": {
             "image": "nginx:1.28-alpine",
             "ports": ["${NGINX_HTTP_PORT:-8080}:8080"],
-            "volumes": ["./nginx:/etc/nginx/auth:ro"],
-            "command": ["nginx", "-c", "/etc/nginx/auth/nginx.conf", "-g", "daemon off;"],
+            "volumes": ["./nginx:/etc/nginx/auth:ro", "./web/demo:/var/cache/nginx/demo:ro"],
+            "command": ["nginx", "-p", "/var/cache/nginx/", "-c", "/etc/nginx/auth/nginx.conf", "-g", "daemon off;"],
             "networks": {"default": {"ipv4_address": "172.28.0.10"}},
             "depends_on": ["app"],
         },
@@ -83,7 +83,7 @@ class ChecksTest(unittest.TestCase):
 
     def test_a_sound_stack_passes_every_check(self):
         passed = run()
-        self.assertEqual(len(passed), 17)
+        self.assertEqual(len(passed), 18)
         self.assertIn("nginx has the fixed address 172.28.0.10 in 172.28.0.0/24, trusted by AUTH_TRUSTED_PROXIES", passed)
 
     def test_no_services(self):
@@ -124,7 +124,7 @@ class ChecksTest(unittest.TestCase):
         def long_form(d):
             d["services"]["db"]["volumes"] = [{"type": "volume", "source": "pgdata", "target": "/x"}]
 
-        self.assertEqual(len(run(edited(long_form))), 17)
+        self.assertEqual(len(run(edited(long_form))), 18)
 
         def pg16(d):
             d["services"]["db"]["image"] = "postgres:16"
@@ -226,7 +226,7 @@ class ChecksTest(unittest.TestCase):
             "AUTH_TRUSTED_PROXIES=10.0.0.0/8 does not include",
             example=dict(EXAMPLE, AUTH_TRUSTED_PROXIES="10.0.0.0/8"),
         )
-        self.assertEqual(len(run(example=dict(EXAMPLE, AUTH_TRUSTED_PROXIES="10.0.0.0/8, 172.28.0.0/28"))), 17)
+        self.assertEqual(len(run(example=dict(EXAMPLE, AUTH_TRUSTED_PROXIES="10.0.0.0/8, 172.28.0.0/28"))), 18)
 
         def wrong_default(d):
             env = dict(APP_ENV, AUTH_TRUSTED_PROXIES="${AUTH_TRUSTED_PROXIES:-127.0.0.1}")
@@ -240,9 +240,27 @@ class ChecksTest(unittest.TestCase):
 
         self.assertFails("nginx must mount ./nginx and run its nginx.conf", edited(image_config))
 
+    def test_nginx_mounts_the_demo_page_under_its_prefix(self):
+        def unmounted(d):
+            d["services"]["nginx"]["volumes"] = ["./nginx:/etc/nginx/auth:ro"]
+
+        def writable(d):
+            d["services"]["nginx"]["volumes"][1] = "./web/demo:/var/cache/nginx/demo"
+
+        def other_prefix(d):
+            d["services"]["nginx"]["command"][2] = "/srv/nginx/"
+
+        def no_prefix(d):
+            del d["services"]["nginx"]["command"][1:3]
+
+        for edit in (unmounted, writable):
+            self.assertFails("nginx must mount ./web/demo read-only at /var/cache/nginx/demo", edited(edit))
+        self.assertFails("at /srv/nginx/demo", edited(other_prefix))
+        self.assertFails("at /etc/nginx/demo", edited(no_prefix))
+
     def test_resolved_config_needs_non_empty_values(self):
         resolved = {"services": {n: {"environment": {v: "x" for v in check_compose.REQUIRED}} for n in ("app", "migrate")}}
-        self.assertEqual(len(run(resolved=resolved)), 18)
+        self.assertEqual(len(run(resolved=resolved)), 19)
         resolved["services"]["migrate"]["environment"]["AUTH_JWT_SECRET"] = ""
         self.assertFails("resolved config: migrate has empty or missing AUTH_JWT_SECRET", resolved=resolved)
 
@@ -279,7 +297,7 @@ class MainTest(unittest.TestCase):
             rc, out, err = self.main(compose, example)
             self.assertEqual((rc, err), (0, ""))
             self.assertTrue(out.startswith("check-compose: ok: services db, migrate, app, nginx exist\n"))
-            self.assertTrue(out.endswith("check-compose: all 17 checks passed\n"))
+            self.assertTrue(out.endswith("check-compose: all 18 checks passed\n"))
             with open(example, "a") as f:
                 f.write("AUTH_ENV=development\n")
             rc, out, err = self.main(compose, example)
