@@ -7,6 +7,8 @@
 #   4. the stack tests: the production topology (PostgreSQL, migrate, several
 #      app-server replicas, nginx) on loopback, exercised through nginx, then
 #      the same topology for real under docker-compose (scripts/compose-test.sh);
+#      the demo page (web/demo) in headless Chromium through the loopback
+#      stack with cookie mode on (scripts/browser-test.sh, a few minutes);
 #   5. the failover tests of the highly available stack (scripts/ha-test.sh:
 #      Patroni, etcd, HAProxy, two app hosts and nginx in network namespaces).
 #      They need root: as another user they are skipped with a notice (CI
@@ -19,7 +21,8 @@
 #
 # Env: TEST_DATABASE_URL to use an existing cluster instead of starting one;
 # SKIP_STACK=1 runs only steps 1 to 3 (for quick local iterations; CI runs
-# everything); SKIP_COMPOSE=1 and SKIP_HA=1 leave out one stack test each.
+# everything); SKIP_COMPOSE=1, SKIP_BROWSER=1 and SKIP_HA=1 leave out one
+# stack test each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +66,11 @@ scripts/django-test.sh   # users, hashes and a dump from a real Django project
 
 if [ "${SKIP_STACK:-0}" != 1 ]; then
   scripts/stack-test.sh
+  if [ "${SKIP_BROWSER:-0}" = 1 ]; then
+    echo "test.sh: SKIP_BROWSER=1: the browser tests are left out"
+  else
+    scripts/browser-test.sh
+  fi
   if [ "${SKIP_HA:-0}" = 1 ]; then
     echo "test.sh: SKIP_HA=1: the failover tests are left out"
   elif [ "$(id -u)" = 0 ]; then
