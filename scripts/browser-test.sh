@@ -14,8 +14,9 @@
 # __Host- and __Secure- ones included, from it over plain http),
 # AUTH_CORS_ORIGINS the foreign origin, a 20 s access token and a 10 s reuse
 # interval; a second nginx on another port serving tests/browser/foreign/ (the
-# foreign origin: same site, other port); pytest -m "not reuse_off"; then the
-# stack restarted with AUTH_REFRESH_REUSE_INTERVAL=0s for pytest -m reuse_off.
+# foreign origin: same site, other port); pytest -m "not reuse_off and not
+# refresh_mode"; then the stack restarted with AUTH_COOKIE_MODE=refresh and
+# AUTH_REFRESH_REUSE_INTERVAL=0s for pytest -m "reuse_off or refresh_mode".
 # Everything stopped on exit, whatever failed.
 #
 # Screenshots (every window of a failed test's browsers, and the signed-in
@@ -188,15 +189,21 @@ pytest_run() {  # pytest_run NAME ARGS...
   record "$name" "$rc" $((SECONDS - t))
 }
 
-say "pytest tests/browser (reuse interval ${REUSE_INTERVAL}s)"
-BROWSER_REUSE_INTERVAL=$REUSE_INTERVAL pytest_run "tests/browser, reuse interval ${REUSE_INTERVAL}s" -m "not reuse_off" "$@"
+say "pytest tests/browser: cookie mode both, reuse interval ${REUSE_INTERVAL}s"
+BROWSER_COOKIE_MODE=both BROWSER_REUSE_INTERVAL=$REUSE_INTERVAL \
+  pytest_run "tests/browser: cookie mode both, reuse interval ${REUSE_INTERVAL}s" \
+  -m "not reuse_off and not refresh_mode" "$@"
 
-# ---- the same stack without a reuse interval (same database and secret)
+# ---- the same stack (same database and secret) with cookie mode `refresh`
+# and no reuse interval: the settings are saved at a stack's start.
 t=$SECONDS
 rc=0
 scripts/stack-down.sh >/dev/null 2>&1 || rc=$?
-[ "$rc" = 0 ] && { AUTH_REFRESH_REUSE_INTERVAL=0s scripts/stack-up.sh >/dev/null || rc=$?; }
-record "stack restarted with AUTH_REFRESH_REUSE_INTERVAL=0s" "$rc" $((SECONDS - t))
+if [ "$rc" = 0 ]; then
+  AUTH_COOKIE_MODE=refresh AUTH_REFRESH_REUSE_INTERVAL=0s scripts/stack-up.sh >/dev/null || rc=$?
+fi
+record "stack restarted: cookie mode refresh, no reuse interval" "$rc" $((SECONDS - t))
 [ "$rc" = 0 ] || exit 1
-say "pytest tests/browser -m reuse_off (no reuse interval)"
-BROWSER_REUSE_INTERVAL=0 pytest_run "tests/browser -m reuse_off, no reuse interval" -m reuse_off
+say "pytest tests/browser: cookie mode refresh, no reuse interval"
+BROWSER_COOKIE_MODE=refresh BROWSER_REUSE_INTERVAL=0 \
+  pytest_run "tests/browser: cookie mode refresh, no reuse interval" -m "reuse_off or refresh_mode"

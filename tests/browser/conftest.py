@@ -8,6 +8,7 @@ The environment (scripts/browser-test.sh sets it):
   BROWSER_ARTIFACTS     where screenshots go (on failure; and the signed-in page)
   BROWSER_ACCESS_LIFETIME  AUTH_ACCESS_TOKEN_LIFETIME of the stack, in seconds
   BROWSER_REUSE_INTERVAL   AUTH_REFRESH_REUSE_INTERVAL of the stack, in seconds
+  BROWSER_COOKIE_MODE      AUTH_COOKIE_MODE of the stack (both, refresh)
 """
 
 import os

@@ -19,6 +19,7 @@ BASE = os.environ.get("BROWSER_BASE_URL", "http://localhost:8080").rstrip("/")
 FOREIGN = os.environ.get("BROWSER_FOREIGN_URL", "").rstrip("/")
 ACCESS_LIFETIME = float(os.environ.get("BROWSER_ACCESS_LIFETIME", "20"))
 REUSE_INTERVAL = float(os.environ.get("BROWSER_REUSE_INTERVAL", "10"))
+COOKIE_MODE = os.environ.get("BROWSER_COOKIE_MODE", "both")
 PAGE = BASE + "/demo/"
 # The page reads /api/me/ and the sessions every 3 s (demo.js's POLL_MS).
 POLL = 3

@@ -1,5 +1,8 @@
-"""The demo page (web/demo) in headless Chromium, through the stack's nginx,
-with cookie mode `both` (scripts/browser-test.sh starts the stack)."""
+"""The demo page (web/demo) in headless Chromium, through the stack's nginx
+(scripts/browser-test.sh starts it): first with cookie mode `both` and a
+reuse interval (every test but the marked ones), then with cookie mode
+`refresh` and no reuse interval (the tests marked reuse_off and
+refresh_mode)."""
 
 import json
 import os
@@ -8,7 +11,7 @@ import time
 import pytest
 
 from conftest import ARTIFACTS
-from demo import ACCESS_LIFETIME, BASE, FOREIGN, PAGE, POLL, REUSE_INTERVAL, TIMEOUT, Demo, api
+from demo import ACCESS_LIFETIME, BASE, COOKIE_MODE, FOREIGN, PAGE, POLL, REUSE_INTERVAL, TIMEOUT, Demo, api
 
 ACCESS = "__Host-access"
 REFRESH = "__Secure-refresh"
@@ -219,3 +222,24 @@ def test_sign_out_clears_the_cookies(demo, user):
     assert status == 200, body
     status, sessions = api("GET", "/api/sessions/", headers={"Authorization": "Bearer " + body["access"]})
     assert status == 200 and len(sessions) == 1, sessions
+
+
+@pytest.mark.refresh_mode
+def test_refresh_mode_keeps_the_access_token_in_the_page_and_the_refresh_token_in_a_cookie(demo, user):
+    assert COOKIE_MODE == "refresh", "run with AUTH_COOKIE_MODE=refresh"
+    demo.sign_in(*user)
+    assert demo.text("token-mode") == "in this page's memory, the refresh token in an HttpOnly cookie"
+    refresh = demo.cookie(REFRESH)
+    assert refresh and refresh["httpOnly"] and refresh["path"] == "/api/token/"
+    assert demo.cookie(ACCESS) is None
+    assert demo.document_cookie().split("=")[0] == CSRF
+    assert demo.wait_sessions(1)[0][1]
+    # A reload loses the access token in memory; the refresh cookie brings
+    # a new one.
+    demo.driver.refresh()
+    demo.wait_state("signed-in")
+    assert json.loads(demo.text("me"))["username"] == user[0]
+    demo.click("sign-out")
+    demo.wait_state("signed-out")
+    left = [c["name"] for c in demo.all_cookies() if c["name"] in (REFRESH, ACCESS, CSRF)]
+    assert left == [], left
