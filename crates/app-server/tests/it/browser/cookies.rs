@@ -93,6 +93,10 @@ fn refresh_mode_sets_the_refresh_and_csrf_cookies(db: &TestDb) {
         86_400,
     );
     assert_eq!(jar.csrf().len(), 43);
+    assert!(jar
+        .csrf()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     assert!(
         !set_cookies(&r).iter().any(|c| c.contains("Domain")),
         "no Domain"
@@ -374,6 +378,27 @@ fn without_the_interval_a_second_tab_revokes_the_session(db: &TestDb) {
     .assert_token_not_valid();
 }
 
+fn without_rotation_the_refresh_cookie_stays(db: &TestDb) {
+    let s = cookie_server(db, "both", &[("AUTH_ROTATE_REFRESH_TOKENS", "false")]);
+    let jar = signed_in(&s, "keep");
+    for _ in 0..2 {
+        let r = trusted(
+            &s,
+            Method::POST,
+            "/api/token/refresh/",
+            &jar,
+            Some(json!({})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(keys(&r.body), ["expires_in"]);
+        let names: Vec<String> = set_cookies(&r)
+            .iter()
+            .map(|c| c.split('=').next().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, ["__Host-access"], "only the access cookie is new");
+    }
+}
+
 fn insecure_cookies_in_development_lose_their_prefixes(db: &TestDb) {
     let s = cookie_server(db, "both", &[("AUTH_COOKIE_SECURE", "false")]);
     s.register("dev", PASSWORD);
@@ -458,6 +483,7 @@ backend_tests!(
     logout_revokes_and_clears_the_cookies,
     two_tabs_share_one_refresh_within_the_interval,
     without_the_interval_a_second_tab_revokes_the_session,
+    without_rotation_the_refresh_cookie_stays,
     insecure_cookies_in_development_lose_their_prefixes,
     start_up_refuses_unsafe_settings,
 );
