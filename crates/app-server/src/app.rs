@@ -7,6 +7,7 @@ use actix_web::middleware::{from_fn, Condition, ErrorHandlers, Logger};
 use actix_web::web::{self, Bytes};
 use actix_web::App;
 
+use crate::browser;
 use crate::envelope::ensure_envelope;
 use crate::errors::ApiError;
 use crate::extract::body::{json_error, MAX_BODY_BYTES};
@@ -28,6 +29,12 @@ pub fn build_app(
 > {
     // The middleware counts requests into the same metrics the handlers use.
     let metrics = web::Data::from(state.metrics.clone());
+    let cors_origins = state.browser.cors_origins();
+    let cors = browser::cors::middleware(cors_origins);
+    let cors_credentials = Condition::new(
+        !cors_origins.is_empty(),
+        from_fn(browser::cors::credentials_only_for_allowed_origins),
+    );
     App::new()
         .app_data(state)
         .app_data(metrics)
@@ -40,6 +47,9 @@ pub fn build_app(
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
+        // Inside the envelope: a refused preflight gets one too.
+        .wrap(cors)
+        .wrap(cors_credentials)
         .wrap(ErrorHandlers::new().default_handler(ensure_envelope))
         // The path without its query string, and no headers but the request id:
         // tokens and passwords never reach the log.

@@ -38,6 +38,10 @@ pub enum ApiError {
     EmailNotVerified,
     #[error("{0}")]
     PermissionDenied(&'static str),
+    /// A cookie-fed request from an untrusted origin or without the
+    /// double-submitted CSRF token.
+    #[error("{0}")]
+    CsrfFailed(&'static str),
     #[error("Not found.")]
     NotFound,
     #[error("Method \"{method}\" not allowed.")]
@@ -104,6 +108,7 @@ impl ApiError {
             Self::NoActiveAccount => "no_active_account",
             Self::EmailNotVerified => "email_not_verified",
             Self::PermissionDenied(_) => "permission_denied",
+            Self::CsrfFailed(_) => "csrf_failed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UsernameTaken => "username_taken",
@@ -137,7 +142,7 @@ impl ResponseError for ApiError {
             | Self::TokenNotValid(_)
             | Self::NoActiveAccount
             | Self::EmailNotVerified => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            Self::PermissionDenied(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken => StatusCode::CONFLICT,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod blocking;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod env_vars;

@@ -36,9 +36,9 @@ use crate::views;
         requests::recovery::EmailRequest, requests::recovery::ResetConfirmRequest,
         requests::recovery::VerifyEmailRequest, recovery::Detail,
         views::TokenPairView, views::SlidingTokenView, views::UserView, views::UserList, views::Empty, views::Status, views::ErrorBody,
-        views::SessionView,
+        views::SessionView, views::BrowserTokensView,
     )),
-    modifiers(&BearerScheme, &BodyRefusals, &LinkFieldNames),
+    modifiers(&BearerScheme, &BodyRefusals, &CsrfRefusals, &LinkFieldNames),
 )]
 pub struct ApiDoc;
 
@@ -82,6 +82,37 @@ impl Modify for BodyRefusals {
                 for (status, description) in refusals {
                     add_error_response(operation, status, description);
                 }
+            }
+        }
+    }
+}
+
+/// Cookie mode's CSRF check (docs/API.md, "Browser apps") refuses with 403
+/// the logins of foreign pages, the token routes a cookie feeds, and every
+/// protected route that changes something: written here once for all.
+struct CsrfRefusals;
+
+const CSRF_REFUSAL: &str =
+    "`csrf_failed` (cookie mode): a foreign origin, or no matching `X-CSRF-Token`";
+
+impl Modify for CsrfRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let fed = matches!(
+                    operation.operation_id.as_deref(),
+                    Some("obtain" | "refresh" | "blacklist")
+                );
+                if !(secured || fed) {
+                    continue;
+                }
+                let description = match operation.responses.responses.get("403") {
+                    Some(RefOr::T(r)) => format!("{}; {CSRF_REFUSAL}", r.description),
+                    _ => CSRF_REFUSAL.to_owned(),
+                };
+                add_error_response(operation, "403", &description);
             }
         }
     }
@@ -181,6 +212,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::NoActiveAccount,
         ApiError::EmailNotVerified,
         ApiError::PermissionDenied(""),
+        ApiError::CsrfFailed(""),
         ApiError::NotFound,
         ApiError::MethodNotAllowed {
             method: Method::GET,
@@ -202,6 +234,7 @@ fn every_error() -> Vec<ApiError> {
             | ApiError::NoActiveAccount
             | ApiError::EmailNotVerified
             | ApiError::PermissionDenied(_)
+            | ApiError::CsrfFailed(_)
             | ApiError::NotFound
             | ApiError::MethodNotAllowed { .. }
             | ApiError::UsernameTaken

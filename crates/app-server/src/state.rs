@@ -7,6 +7,7 @@ use auth::{Authority, LoginThrottle};
 use ipnet::IpNet;
 
 use crate::blocking::{Db, Hashing};
+use crate::browser::Browser;
 use crate::mail::MailState;
 use crate::metrics::Metrics;
 use crate::session_cache::SessionCache;
@@ -26,4 +27,6 @@ pub struct AppState {
     pub jwks_json: Bytes,
     /// Password reset and e-mail verification.
     pub mail: MailState,
+    /// Cookie mode, CSRF and CORS.
+    pub browser: Browser,
 }

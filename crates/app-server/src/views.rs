@@ -62,6 +62,18 @@ pub struct TokenPairView {
     pub refresh: Option<String>,
 }
 
+/// The tokens of a login or refresh for a browser in cookie mode: the
+/// refresh token (and in mode `both` the access token) went into cookies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrowserTokensView {
+    /// The access token; absent in cookie mode `both`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub access: Option<String>,
+    /// Seconds until the access token expires
+    pub expires_in: i64,
+}
+
 /// A sliding token: the body of the sliding obtain and refresh.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlidingTokenView {

@@ -4,6 +4,7 @@
 //! of [`variables`]; this module applies the rules that involve several of
 //! them. Secrets are read here and nowhere else.
 
+pub mod browser;
 mod environment;
 pub mod mail;
 mod parse;
@@ -66,6 +67,8 @@ pub struct Config {
     pub session_cache_size: u64,
     /// Password reset, e-mail verification, and how their mail leaves.
     pub mail: mail::MailConfig,
+    /// Cookie mode, CSRF and CORS for browser apps.
+    pub browser: browser::BrowserConfig,
     /// env_logger's filter (RUST_LOG).
     pub log_filter: String,
     /// Warnings to log once the logger runs (e.g. a short development secret).
@@ -92,6 +95,7 @@ impl Config {
         let mut warnings = Vec::new();
         let keys = key_config(&vars, &mut warnings)?;
         let mail = mail::MailConfig::from_vars(&vars, &mut warnings)?;
+        let browser = browser::BrowserConfig::from_vars(&vars)?;
         let database_url = vars
             .database_url
             .unwrap_or_else(|| DatabaseUrl::embedded(&vars.data_dir));
@@ -140,6 +144,7 @@ impl Config {
             db_startup_wait: vars.db_startup_wait,
             session_cache_size: vars.session_cache_size,
             mail,
+            browser,
             log_filter: vars.log_filter,
             warnings,
         })

@@ -23,6 +23,7 @@ use ipnet::IpNet;
 
 use lettre::message::Mailbox;
 
+use super::browser::{self, CookieMode};
 use super::environment::Environment;
 use super::mail::{self, LinkTemplate, SmtpUrl, Verification};
 use super::parse;
@@ -180,6 +181,14 @@ variables! {
     mail_from: Mailbox = "AUTH_MAIL_FROM", default "webmaster@localhost", mail::mailbox;
     /// A directory whose templates replace the built-in ones, file by file.
     mail_templates: Option<PathBuf> = "AUTH_MAIL_TEMPLATES", unset "unset: the built-in templates", parse::path;
+    /// `off`, `refresh` (the refresh token in an HttpOnly cookie) or `both` (the access token too).
+    cookie_mode: CookieMode = "AUTH_COOKIE_MODE", default "off", CookieMode::parse;
+    /// Whether the cookies are `Secure` (and named `__Secure-refresh`, `__Host-access`); `false` only in development over plain http.
+    cookie_secure: bool = "AUTH_COOKIE_SECURE", default "true", parse::boolean;
+    /// Comma-separated origins (`https://app.example.com`) whose pages may log in with cookies and use them; required in cookie mode.
+    trusted_origins: Option<Vec<String>> = "AUTH_TRUSTED_ORIGINS", unset "none", browser::origins;
+    /// Comma-separated origins that may call the API from another origin with credentials (CORS).
+    cors_origins: Option<Vec<String>> = "AUTH_CORS_ORIGINS", unset "none: no cross-origin access", browser::origins;
     /// env_logger's filter, e.g. `warn` or `info,access=warn`.
     log_filter: String = "RUST_LOG", default "info", parse::text;
 }

@@ -6,7 +6,6 @@
 //! replica's session cache when it has them (see `session_cache`).
 
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use auth::TokenError;
 use chrono::Utc;
@@ -15,7 +14,6 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::extract::bearer::parse_authorization;
 use crate::session_cache::Lookup;
 use crate::state::AppState;
 
@@ -42,8 +40,11 @@ impl FromRequest for CurrentSession {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = parse_authorization(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()));
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = match &state {
+            Some(state) => state.browser.access_token(req),
+            None => Err(ApiError::internal("AppState is not registered")),
+        };
         Box::pin(async move {
             let token = token?;
             let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;

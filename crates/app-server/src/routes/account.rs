@@ -143,7 +143,10 @@ pub async fn change_password(
         .db
         .run(move |conn| authority.change_password(conn, user.id, &hash, Utc::now()))
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    // Every session ended, this one too.
+    let mut response = HttpResponse::NoContent();
+    state.browser.clear_cookies(&mut response);
+    Ok(response.finish())
 }
 
 /// Log out everywhere: every session of the user ends.
@@ -166,5 +169,7 @@ pub async fn logout_all(
         .db
         .run(move |conn| authority.logout_all(conn, user.id, Utc::now()))
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut response = HttpResponse::NoContent();
+    state.browser.clear_cookies(&mut response);
+    Ok(response.finish())
 }

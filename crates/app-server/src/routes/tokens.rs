@@ -1,13 +1,14 @@
 //! The simplejwt-compatible token endpoints (`TokenObtainPairView` and its
 //! kin), and the login rules that sliding tokens ([`super::sliding`]) share.
 
-use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::http::header::USER_AGENT;
 use actix_web::{web, HttpRequest, HttpResponse};
 use auth::{Authority, Checked, LoginClient, Presentation, TokenError, TokenPair, TokenType};
 use chrono::Utc;
 use domain::{DbConnection, QueryError, User};
 use serde_json::Value;
 
+use crate::browser::{csrf, no_store, CookieToken};
 use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
@@ -17,15 +18,11 @@ use crate::routes::sliding;
 use crate::state::AppState;
 use crate::views::{Empty, TokenPairView};
 
-/// Tokens must never be cached (RFC 6749 §5.1).
 fn tokens_response(pair: TokenPair) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header(("Pragma", "no-cache"))
-        .json(TokenPairView {
-            access: pair.access,
-            refresh: pair.refresh,
-        })
+    no_store(HttpResponse::Ok()).json(TokenPairView {
+        access: pair.access,
+        refresh: pair.refresh,
+    })
 }
 
 /// The request's `User-Agent`, for the session's record: bytes that are not
@@ -47,7 +44,7 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
     tag = "tokens",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "A new session's tokens", body = TokenPairView, links(
+        (status = 200, description = "A new session's tokens; in cookie mode, to a page of a trusted origin, `BrowserTokensView` and the cookies", body = TokenPairView, links(
             ("RefreshTheSession" = (operation_id = "refresh", request_body = json!({"refresh": "$response.body#/refresh"}))),
             ("VerifyTheAccessToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/access"}))),
             ("VerifyTheRefreshToken" = (operation_id = "verify", request_body = json!({"token": "$response.body#/refresh"}))),
@@ -68,6 +65,8 @@ pub async fn obtain(
     if sliding::only(&state) {
         return sliding::login(&state, client, &req, credentials).await;
     }
+    // Before the password is looked at: a foreign page's login changes nothing.
+    let sets_cookies = state.browser.login_sets_cookies(&req)?;
     let verified = check_credentials(&state, client, &req, credentials).await?;
     let now = Utc::now();
     let authority = state.authority.clone();
@@ -79,6 +78,11 @@ pub async fn obtain(
         })
         .await?;
     state.metrics.login(LoginOutcome::Success);
+    if sets_cookies {
+        return state
+            .browser
+            .tokens_response(&state.authority, &pair, &csrf::new_token()?);
+    }
     Ok(tokens_response(pair))
 }
 
@@ -183,7 +187,7 @@ pub(super) async fn check_credentials(
     tag = "tokens",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New tokens; `refresh` only when rotation is on", body = TokenPairView, links(
+        (status = 200, description = "New tokens; `refresh` only when rotation is on; in cookie mode, for a token from its cookie, `BrowserTokensView` and the cookies", body = TokenPairView, links(
             ("RefreshAgain" = (operation_id = "refresh", request_body = json!({"refresh": "$response.body#/refresh"}))),
             ("ReuseTheRetiredToken" = (operation_id = "refresh", request_body = json!({"refresh": "$request.body#/refresh"}))),
             ("LogOut" = (operation_id = "blacklist", request_body = json!({"refresh": "$response.body#/refresh"}))),
@@ -195,12 +199,17 @@ pub(super) async fn check_credentials(
 pub async fn refresh(
     state: web::Data<AppState>,
     request_id: ProxyRequestId,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     if sliding::only(&state) {
         return sliding::refresh_token(&state, body.into_inner()).await;
     }
-    let token = RefreshRequest::parse(body.into_inner())?.refresh;
+    let body = body.into_inner();
+    let (token, csrf) = match state.browser.refresh_cookie(&req, &body, &["refresh"])? {
+        Some(CookieToken { token, csrf }) => (token, Some(csrf)),
+        None => (RefreshRequest::parse(body)?.refresh, None),
+    };
     let result = run_token_op(&state, move |a, conn| {
         let presentation = Presentation {
             token: &token,
@@ -212,7 +221,12 @@ pub async fn refresh(
     match result {
         Ok(pair) => {
             state.metrics.refresh(RefreshOutcome::Success);
-            Ok(tokens_response(pair))
+            match csrf {
+                Some(csrf) => state
+                    .browser
+                    .tokens_response(&state.authority, &pair, &csrf),
+                None => Ok(tokens_response(pair)),
+            }
         }
         Err(e) => {
             state.metrics.refresh(refresh_outcome(&e));
@@ -293,16 +307,26 @@ pub async fn verify(
     tag = "tokens",
     request_body = BlacklistRequest,
     responses(
-        (status = 200, description = "The session is revoked", body = Empty),
+        (status = 200, description = "The session is revoked (in cookie mode the cookies are cleared)", body = Empty),
         (status = 400, description = "Malformed body", body = crate::views::ErrorBody),
         (status = 401, description = "`token_not_valid`", body = crate::views::ErrorBody),
     )
 )]
 pub async fn blacklist(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = BlacklistRequest::parse(body.into_inner())?;
+    let body = body.into_inner();
+    let request = match state
+        .browser
+        .refresh_cookie(&req, &body, &["refresh", "token"])?
+    {
+        Some(cookie) => BlacklistRequest::Refresh(RefreshRequest {
+            refresh: cookie.token,
+        }),
+        None => BlacklistRequest::parse(body)?,
+    };
     let result = run_token_op(&state, move |a, conn| match &request {
         BlacklistRequest::Refresh(r) => a.blacklist(conn, &r.refresh, Utc::now()),
         BlacklistRequest::Sliding(s) => a.blacklist_sliding(conn, &s.token, Utc::now()),
@@ -314,5 +338,7 @@ pub async fn blacklist(
         }
         return Err(e.into());
     }
-    Ok(HttpResponse::Ok().json(Empty {}))
+    let mut response = HttpResponse::Ok();
+    state.browser.clear_cookies(&mut response);
+    Ok(response.json(Empty {}))
 }

@@ -101,6 +101,7 @@ pub fn build_state(
         metrics,
         jwks_json,
         mail: crate::mail::MailState::new(config)?,
+        browser: crate::browser::Browser::new(config.browser.clone()),
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod account;
 mod admin;
+mod browser;
 mod cli;
 mod compat;
 mod django_hashes;
