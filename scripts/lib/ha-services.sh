@@ -39,6 +39,10 @@ ha_render_host() {
       done
       mkdir -p "$dir/nginx/conf/deploy"
       cp "$HA_ROOT/nginx/nginx.conf" "$HA_ROOT/nginx/headers.conf" "$dir/nginx/conf/"
+      # The demo page (/demo/: `alias demo/`, under nginx's -p prefix).
+      mkdir -p "$dir/nginx/demo"
+      cp "$HA_ROOT"/web/demo/index.html "$HA_ROOT"/web/demo/demo.js "$HA_ROOT"/web/demo/demo.css "$dir/nginx/demo/"
+      chmod 644 "$dir"/nginx/demo/*
       ha_render nginx/servers.conf "$dir/nginx/conf/deploy/servers.conf" "APP_SERVERS=${servers%$'\n'}"
       ha_render nginx/listen.conf "$dir/nginx/conf/deploy/listen.conf"
       chmod 644 "$dir"/nginx/conf/deploy/*.conf
