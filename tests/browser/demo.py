@@ -110,9 +110,24 @@ class Demo:
         return int(self.text("refresh-count"))
 
     def sessions(self):
-        """The session list as shown: [(id, current)]."""
-        rows = self.driver.find_elements(By.CSS_SELECTOR, "#sessions-body tr")
-        return [(r.get_attribute("data-session-id"), "current" in (r.get_attribute("class") or "")) for r in rows]
+        """The session list as shown: [(id, current)]. Read in one script:
+        the page renders the rows anew at every poll, so elements found by
+        one command may be gone at the next."""
+        rows = self.driver.execute_script(
+            "return [...document.querySelectorAll('#sessions-body tr')]"
+            ".map((r) => [r.dataset.sessionId, r.classList.contains('current')]);"
+        )
+        return [(sid, current) for sid, current in rows]
+
+    def revoke(self, session_id):
+        """Click the Revoke button of a session (found and clicked in one
+        script, for the same reason)."""
+        clicked = self.driver.execute_script(
+            "const b = document.querySelector(`button.revoke[data-id=\"${arguments[0]}\"]`);"
+            "if (b) b.click(); return !!b;",
+            session_id,
+        )
+        assert clicked, f"no Revoke button for {session_id}"
 
     def wait_sessions(self, count, timeout=TIMEOUT):
         WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(

@@ -146,7 +146,7 @@ def test_revoking_a_session_from_the_list_signs_its_browser_out(browsers, user):
     listed = laptop.wait_sessions(2, timeout=POLL + TIMEOUT)
     other = [sid for sid, current in listed if not current]
     assert len(other) == 1, listed
-    laptop.driver.find_element("css selector", f'button.revoke[data-id="{other[0]}"]').click()
+    laptop.revoke(other[0])
     # The phone notices at its next poll: its access token is refused
     # (session revoked), and so is its refresh.
     phone.wait_state("signed-out", timeout=POLL + TIMEOUT)
