@@ -63,6 +63,8 @@ def new_driver():
         "prefs",
         {"credentials_enable_service": False, "profile.password_manager_enabled": False},
     )
+    # The console, for the CSP check (test_demo.py's console_errors).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # The driver named explicitly: Selenium Manager would try to download one.
     service = Service(executable_path=_binary("chromedriver"))
     return webdriver.Chrome(options=options, service=service)

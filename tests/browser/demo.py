@@ -146,6 +146,10 @@ class Demo:
             at_ms,
         )
 
+    def console_errors(self):
+        """The console's errors since the last call (a CSP violation is one)."""
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
     # ---- cookies
 
     def all_cookies(self):

@@ -7,6 +7,8 @@ refresh_mode)."""
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -18,9 +20,37 @@ REFRESH = "__Secure-refresh"
 CSRF = "csrftoken"
 
 
+def test_nginx_serves_the_page_with_its_own_policies():
+    """The page's CSP allows its own files and API calls, nothing inline;
+    the API keeps its own, stricter headers."""
+    for path, ctype in (("/demo/", "text/html"), ("/demo/demo.js", "text/javascript"), ("/demo/demo.css", "text/css")):
+        with urllib.request.urlopen(BASE + path, timeout=TIMEOUT) as res:
+            headers = res.headers
+        assert headers["Content-Type"].startswith(ctype), (path, headers["Content-Type"])
+        csp = headers.get_all("Content-Security-Policy")
+        assert len(csp) == 1, (path, csp)
+        directives = dict(d.strip().split(" ", 1) for d in csp[0].split(";"))
+        assert directives["default-src"] == "'none'"
+        for kind in ("script-src", "style-src", "connect-src"):
+            assert directives[kind] == "'self'", (path, kind, csp)
+        assert "unsafe" not in csp[0]
+        assert headers.get_all("Referrer-Policy") == ["same-origin"], path
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+        assert headers["Cache-Control"] == "no-cache"
+    status, _ = api("GET", "/api/me/")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(BASE + "/api/me/", timeout=TIMEOUT)
+    assert status == 401
+    assert answer.value.headers.get_all("Content-Security-Policy") == ["default-src 'none'; frame-ancestors 'none'"]
+    assert answer.value.headers.get_all("Referrer-Policy") == ["no-referrer"]
+
+
 def test_sign_in_sets_httponly_cookies_and_survives_a_reload(demo, user):
     username, password = user
     demo.sign_in(username, password)
+    # The page runs under its CSP without a violation.
+    refused = [m for m in demo.console_errors() if "Content Security Policy" in m or "Refused to" in m]
+    assert refused == [], refused
     me = json.loads(demo.text("me"))
     assert me["username"] == username
     assert "password" not in json.dumps(me)
