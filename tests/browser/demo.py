@@ -7,7 +7,6 @@ wait here is on that or on an element, bounded.
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -195,11 +194,3 @@ class Demo:
             credentials,
         )
 
-
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(message)
