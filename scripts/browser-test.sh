@@ -77,8 +77,10 @@ STACK_DIR=$(mktemp -d /tmp/auth-browser-test.XXXXXX)
 # The postgres user (when root) and nginx's workers must enter it.
 chmod 755 "$STACK_DIR"
 FOREIGN_DIR=$STACK_DIR/foreign-nginx
-rm -rf "$ARTIFACTS"
+# The screenshots of an earlier run go; the directory itself (the caller's
+# choice, perhaps) stays.
 mkdir -p "$ARTIFACTS"
+rm -f "$ARTIFACTS"/*.png
 
 export STACK_DIR STACK_PORT STACK_APP_PORT_BASE STACK_PG_PORT
 export STACK_REPLICAS=2 STACK_BIN_DIR=$ROOT/target/debug STACK_WAIT=90 STACK_STOP_TIMEOUT=10
