@@ -29,4 +29,6 @@ pub struct AppState {
     pub mail: MailState,
     /// Cookie mode, CSRF and CORS.
     pub browser: Browser,
+    /// web/demo/ at /demo/: in development only (nginx serves it in the stack).
+    pub serve_demo: bool,
 }

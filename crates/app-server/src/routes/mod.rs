@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod demo;
 pub mod ops;
 pub mod recovery;
 pub mod sessions;
@@ -170,6 +171,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/sessions/{id}/",
         Method::DELETE,
         sessions::end_session,
+    );
+    // The demo page in development; `/demo` leads to it, so that its
+    // relative links resolve under /demo/.
+    let demo = || {
+        guard::fn_guard(|ctx| {
+            ctx.app_data::<web::Data<AppState>>()
+                .is_some_and(|state| state.serve_demo)
+        })
+    };
+    cfg.service(
+        web::resource("/demo")
+            .guard(demo())
+            .route(web::get().to(|| async {
+                HttpResponse::MovedPermanently()
+                    .insert_header(("location", "/demo/"))
+                    .finish()
+            })),
+    );
+    cfg.service(
+        web::resource("/demo/")
+            .guard(demo())
+            .route(web::get().to(demo::index)),
+    );
+    cfg.service(
+        web::resource("/demo/{file}")
+            .guard(demo())
+            .route(web::get().to(demo::file)),
     );
     route(cfg, "/healthz", Method::GET, ops::healthz);
     route(cfg, "/readyz", Method::GET, ops::readyz);

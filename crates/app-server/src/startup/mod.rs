@@ -102,6 +102,7 @@ pub fn build_state(
         jwks_json,
         mail: crate::mail::MailState::new(config)?,
         browser: crate::browser::Browser::new(config.browser.clone()),
+        serve_demo: config.environment == crate::config::Environment::Development,
     })
 }
 

@@ -6,6 +6,7 @@
 mod cookies;
 mod cors;
 mod csrf;
+mod demo;
 
 use std::collections::BTreeMap;
 
