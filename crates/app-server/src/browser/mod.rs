@@ -8,7 +8,8 @@ pub mod csrf;
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
-use auth::{Authority, TokenPair};
+use auth::TokenPair;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::browser::{BrowserConfig, CookieMode};
@@ -102,20 +103,13 @@ impl Browser {
     /// The tokens of a login or refresh for a browser: in cookies, with the
     /// CSRF token; the body has `expires_in` of the access token, and the
     /// access token itself unless it is in a cookie too.
-    pub fn tokens_response(
-        &self,
-        authority: &Authority,
-        pair: &TokenPair,
-        csrf: &str,
-    ) -> Result<HttpResponse, ApiError> {
-        let now = chrono::Utc::now().timestamp();
-        let remaining = |token: &str| -> Result<i64, ApiError> {
-            Ok((authority.decode_any(token)?.exp - now).max(0))
-        };
-        let access_life = remaining(&pair.access)?;
+    pub fn tokens_response(&self, pair: &TokenPair, csrf: &str) -> HttpResponse {
+        let now = Utc::now();
+        let remaining = |exp: DateTime<Utc>| (exp - now).num_seconds().max(0);
+        let access_life = remaining(pair.access_exp);
         let mut response = no_store(HttpResponse::Ok());
-        if let Some(refresh) = &pair.refresh {
-            let life = remaining(refresh)?;
+        if let (Some(refresh), Some(exp)) = (&pair.refresh, pair.refresh_exp) {
+            let life = remaining(exp);
             response.cookie(self.names.refresh_cookie(refresh, life));
             response.cookie(self.names.csrf_cookie(csrf, life));
         }
@@ -126,10 +120,10 @@ impl Browser {
             }
             _ => Some(pair.access.clone()),
         };
-        Ok(response.json(BrowserTokensView {
+        response.json(BrowserTokensView {
             access,
             expires_in: access_life,
-        }))
+        })
     }
 
     /// The cookies of a logout: expired, with the attributes they were set

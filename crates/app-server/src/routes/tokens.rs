@@ -79,9 +79,7 @@ pub async fn obtain(
         .await?;
     state.metrics.login(LoginOutcome::Success);
     if sets_cookies {
-        return state
-            .browser
-            .tokens_response(&state.authority, &pair, &csrf::new_token()?);
+        return Ok(state.browser.tokens_response(&pair, &csrf::new_token()?));
     }
     Ok(tokens_response(pair))
 }
@@ -221,12 +219,10 @@ pub async fn refresh(
     match result {
         Ok(pair) => {
             state.metrics.refresh(RefreshOutcome::Success);
-            match csrf {
-                Some(csrf) => state
-                    .browser
-                    .tokens_response(&state.authority, &pair, &csrf),
-                None => Ok(tokens_response(pair)),
-            }
+            Ok(match csrf {
+                Some(csrf) => state.browser.tokens_response(&pair, &csrf),
+                None => tokens_response(pair),
+            })
         }
         Err(e) => {
             state.metrics.refresh(refresh_outcome(&e));

@@ -59,6 +59,9 @@ pub enum TokenError {
 pub struct TokenPair {
     pub access: String,
     pub refresh: Option<String>,
+    /// The tokens' `exp`, for what carries them (a cookie's Max-Age).
+    pub access_exp: DateTime<Utc>,
+    pub refresh_exp: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -126,6 +129,7 @@ impl Authority {
             admin: Some(issued.user.is_admin),
             ..self.base_claims(&issued.session.id, issued.session.user_id, now, access_exp)
         })?;
+        let refresh_exp = issued.refresh.as_ref().map(|r| from_db(r.expires_at));
         let refresh = match &issued.refresh {
             // Every claim from the record, `iat` too: the successor handed out
             // again (a resend, the reuse interval) is the same token, byte
@@ -143,7 +147,12 @@ impl Authority {
             })?),
             None => None,
         };
-        Ok(TokenPair { access, refresh })
+        Ok(TokenPair {
+            access,
+            refresh,
+            access_exp,
+            refresh_exp,
+        })
     }
 
     fn base_claims(

@@ -130,6 +130,12 @@ fn login_opens_a_family_and_records_last_login(db: &TestDb) {
     let refresh = read_claims(refresh_of(&pair));
     let access = read_claims(&pair.access);
     assert_eq!(access.sid, refresh.sid, "both tokens name the new family");
+    assert_eq!(
+        pair.access_exp.timestamp(),
+        access.exp,
+        "the pair says its exp"
+    );
+    assert_eq!(pair.refresh_exp.map(|e| e.timestamp()), Some(refresh.exp));
     let session = session_of(&mut conn, refresh_of(&pair));
     assert_eq!(session.user_id, alice.id);
     assert_eq!(session.created_at, to_db(t0));
