@@ -141,10 +141,10 @@ fn both_mode_keeps_the_access_token_in_a_cookie(db: &TestDb) {
         86_400,
     );
     // The cookie authenticates reads without a CSRF token...
-    let me = page_request(&s, Method::GET, "/api/me/", &jar, None, None, None);
+    let me = page_get(&s, "/api/me/", &jar);
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body["username"], "bea");
-    let list = page_request(&s, Method::GET, "/api/sessions/", &jar, None, None, None);
+    let list = page_get(&s, "/api/sessions/", &jar);
     assert_eq!(list.status, 200);
     assert_eq!(list.body[0]["current"], true);
     // ...and an Authorization header, whatever its scheme, wins over it.
@@ -164,13 +164,7 @@ fn both_mode_keeps_the_access_token_in_a_cookie(db: &TestDb) {
     )
     .assert_error(401, "not_authenticated");
     // A cookie-fed refresh: new cookies, the same CSRF token.
-    let refreshed = trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    );
+    let refreshed = page_refresh(&s, &jar);
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
     assert_eq!(keys(&refreshed.body), ["expires_in"]);
     assert_eq!(set_cookies(&refreshed).len(), 3);
@@ -179,10 +173,7 @@ fn both_mode_keeps_the_access_token_in_a_cookie(db: &TestDb) {
     assert_eq!(next.csrf(), jar.csrf());
     assert_ne!(next.get("__Secure-refresh"), jar.get("__Secure-refresh"));
     assert_ne!(next.get("__Host-access"), jar.get("__Host-access"));
-    assert_eq!(
-        page_request(&s, Method::GET, "/api/me/", &next, None, None, None).status,
-        200
-    );
+    assert_eq!(page_get(&s, "/api/me/", &next).status, 200);
 }
 
 fn a_server_side_client_gets_the_json_answer(db: &TestDb) {
@@ -227,38 +218,15 @@ fn a_body_token_wins_over_the_cookie(db: &TestDb) {
     assert_eq!(keys(&r.body), ["access", "refresh"]);
     assert!(set_cookies(&r).is_empty());
     // The page's own session was not touched.
-    assert_eq!(
-        trusted(
-            &s,
-            Method::POST,
-            "/api/token/refresh/",
-            &jar,
-            Some(json!({}))
-        )
-        .status,
-        200
-    );
+    assert_eq!(page_refresh(&s, &jar).status, 200);
     // No cookie and no body token: the field is required, as ever.
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar.without("__Secure-refresh"),
-        Some(json!({})),
-    )
-    .assert_field_error("refresh");
+    page_refresh(&s, &jar.without("__Secure-refresh")).assert_field_error("refresh");
 }
 
 fn logout_revokes_and_clears_the_cookies(db: &TestDb) {
     let s = cookie_server(db, "both", &[]);
     let jar = signed_in(&s, "out");
-    let r = trusted(
-        &s,
-        Method::POST,
-        "/api/token/blacklist/",
-        &jar,
-        Some(json!({})),
-    );
+    let r = page_logout(&s, &jar);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({}));
     assert_eq!(
@@ -269,15 +237,8 @@ fn logout_revokes_and_clears_the_cookies(db: &TestDb) {
             "csrftoken=; SameSite=Strict; Secure; Path=/; Max-Age=0",
         ]
     );
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    )
-    .assert_token_not_valid();
-    page_request(&s, Method::GET, "/api/me/", &jar, None, None, None).assert_token_not_valid();
+    page_refresh(&s, &jar).assert_token_not_valid();
+    page_get(&s, "/api/me/", &jar).assert_token_not_valid();
     // A global logout and a password change clear them too.
     let jar = signed_in(&s, "all");
     let r = trusted(&s, Method::POST, "/api/logout/all/", &jar, None);
@@ -300,20 +261,8 @@ fn logout_revokes_and_clears_the_cookies(db: &TestDb) {
 fn two_tabs_share_one_refresh_within_the_interval(db: &TestDb) {
     let s = cookie_server(db, "both", &[("AUTH_REFRESH_REUSE_INTERVAL", "10s")]);
     let jar = signed_in(&s, "tabs");
-    let first = trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    );
-    let second = trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    );
+    let first = page_refresh(&s, &jar);
+    let second = page_refresh(&s, &jar);
     assert_eq!(
         (first.status, second.status),
         (200, 200),
@@ -327,68 +276,28 @@ fn two_tabs_share_one_refresh_within_the_interval(db: &TestDb) {
         "the same successor"
     );
     // Logging out with the retired cookie is never taken for a second tab.
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/blacklist/",
-        &jar,
-        Some(json!({})),
-    )
-    .assert_token_not_valid();
+    page_logout(&s, &jar).assert_token_not_valid();
     let mut newest = jar.clone();
     newest.take(&second);
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &newest,
-        Some(json!({})),
-    )
-    .assert_token_not_valid();
+    page_refresh(&s, &newest).assert_token_not_valid();
 }
 
 fn without_the_interval_a_second_tab_revokes_the_session(db: &TestDb) {
     let s = cookie_server(db, "both", &[]);
     let jar = signed_in(&s, "solo");
-    let first = trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    );
+    let first = page_refresh(&s, &jar);
     assert_eq!(first.status, 200);
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    )
-    .assert_token_not_valid();
+    page_refresh(&s, &jar).assert_token_not_valid();
     let mut newest = jar.clone();
     newest.take(&first);
-    trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &newest,
-        Some(json!({})),
-    )
-    .assert_token_not_valid();
+    page_refresh(&s, &newest).assert_token_not_valid();
 }
 
 fn without_rotation_the_refresh_cookie_stays(db: &TestDb) {
     let s = cookie_server(db, "both", &[("AUTH_ROTATE_REFRESH_TOKENS", "false")]);
     let jar = signed_in(&s, "keep");
     for _ in 0..2 {
-        let r = trusted(
-            &s,
-            Method::POST,
-            "/api/token/refresh/",
-            &jar,
-            Some(json!({})),
-        );
+        let r = page_refresh(&s, &jar);
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(keys(&r.body), ["expires_in"]);
         let names: Vec<String> = set_cookies(&r)
@@ -419,21 +328,8 @@ fn insecure_cookies_in_development_lose_their_prefixes(db: &TestDb) {
         "{:?}",
         set_cookies(&r)
     );
-    assert_eq!(
-        page_request(&s, Method::GET, "/api/me/", &jar, None, None, None).status,
-        200
-    );
-    assert_eq!(
-        trusted(
-            &s,
-            Method::POST,
-            "/api/token/refresh/",
-            &jar,
-            Some(json!({}))
-        )
-        .status,
-        200
-    );
+    assert_eq!(page_get(&s, "/api/me/", &jar).status, 200);
+    assert_eq!(page_refresh(&s, &jar).status, 200);
 }
 
 fn start_up_refuses_unsafe_settings(db: &TestDb) {

@@ -99,13 +99,7 @@ fn cookie_fed_token_routes_need_origin_and_token(db: &TestDb) {
         assert_csrf_failed(&r, ORIGIN_FAILED);
     }
     // Nothing changed: the refresh cookie is still the live one.
-    let r = trusted(
-        &s,
-        Method::POST,
-        "/api/token/refresh/",
-        &jar,
-        Some(json!({})),
-    );
+    let r = page_refresh(&s, &jar);
     assert_eq!(r.status, 200, "{}", r.text);
     // The Referer stands in for a missing Origin.
     let mut jar = jar.clone();
@@ -133,9 +127,9 @@ fn unsafe_methods_with_the_access_cookie_need_the_check(db: &TestDb) {
     );
     let (_, admin) = page_login(&s, ORIGIN, "boss");
     let jar = signed_in(&s, "emp");
-    let me = page_request(&s, Method::GET, "/api/me/", &jar, None, None, None);
+    let me = page_get(&s, "/api/me/", &jar);
     let id = me.body["id"].as_i64().expect("id");
-    let sessions = page_request(&s, Method::GET, "/api/sessions/", &jar, None, None, None);
+    let sessions = page_get(&s, "/api/sessions/", &jar);
     let sid = sessions.body[0]["id"].as_str().expect("sid").to_owned();
     let password = json!({"old_password": PASSWORD, "new_password": "a brand new passphrase"});
     let attempts = [
@@ -177,7 +171,7 @@ fn unsafe_methods_with_the_access_cookie_need_the_check(db: &TestDb) {
         assert_csrf_failed(&tokenless, TOKEN_FAILED);
     }
     // Nothing changed: still signed in, active, with the same password.
-    let me = page_request(&s, Method::GET, "/api/me/", &jar, None, None, None);
+    let me = page_get(&s, "/api/me/", &jar);
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body["is_active"], true);
     s.login("emp", PASSWORD);
@@ -198,7 +192,7 @@ fn unsafe_methods_with_the_access_cookie_need_the_check(db: &TestDb) {
         None,
     );
     assert_eq!(end.status, 204, "{}", end.text);
-    page_request(&s, Method::GET, "/api/me/", &jar, None, None, None).assert_token_not_valid();
+    page_get(&s, "/api/me/", &jar).assert_token_not_valid();
 }
 
 fn bearer_requests_are_not_affected(db: &TestDb) {

@@ -141,6 +141,27 @@ pub fn trusted(s: &Server, method: Method, path: &str, jar: &Jar, body: Option<V
     page_request(s, method, path, jar, Some(ORIGIN), Some(&jar.csrf()), body)
 }
 
+/// The page's refresh: `{}` and its cookies, trusted origin, CSRF token.
+pub fn page_refresh(s: &Server, jar: &Jar) -> Resp {
+    trusted(s, Method::POST, "/api/token/refresh/", jar, Some(json!({})))
+}
+
+/// The page's logout, as [`page_refresh`].
+pub fn page_logout(s: &Server, jar: &Jar) -> Resp {
+    trusted(
+        s,
+        Method::POST,
+        "/api/token/blacklist/",
+        jar,
+        Some(json!({})),
+    )
+}
+
+/// A read of the page with its cookies only (a GET needs no CSRF token).
+pub fn page_get(s: &Server, path: &str, jar: &Jar) -> Resp {
+    page_request(s, Method::GET, path, jar, None, None, None)
+}
+
 /// The sorted keys of a JSON object.
 pub fn keys(body: &Value) -> Vec<String> {
     let mut keys: Vec<String> = body
