@@ -11,7 +11,6 @@ results.{md,json,tsv} plus every run's raw wrk output in OUT_DIR. Settings
 (environment) are listed in bench/README.md. Needs python3 (stdlib), wrk, ss.
 """
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -20,28 +19,23 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # nothing written into the repository at run time
 
 from driver import procs, report  # noqa: E402
+from driver import cli  # noqa: E402
 from driver.api import Client, TargetError  # noqa: E402
+from driver.cli import log  # noqa: E402
 from driver.measure import Bench  # noqa: E402
 from driver.settings import UsageError, from_env  # noqa: E402
 
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv):
-    if len(argv) > 2 or (len(argv) == 2 and argv[1] in ("-h", "--help")):
-        print(__doc__)
-        return 0 if len(argv) == 2 else 2
-    default_url = f"http://127.0.0.1:{os.environ.get('PORT', '8001')}"
-    base_url = argv[1] if len(argv) == 2 else os.environ.get("BASE_URL", default_url)
+    status, base_url = cli.base_url(argv, __doc__)
+    if status is not None:
+        return status
     try:
         s = from_env(base_url)
     except UsageError as e:
         log(f"drive: {e}")
         return 2
-    if not shutil.which("wrk"):
-        log("drive: wrk is not installed (apt-get install -y wrk)")
+    if not cli.have_wrk("drive"):
         return 1
     s.out_dir.mkdir(parents=True, exist_ok=True)
     roots = list(s.server_pids or procs.listening_pids(s.port)) + list(s.extra_pids)

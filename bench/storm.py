@@ -13,7 +13,6 @@ python3 (stdlib), wrk.
 """
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -21,20 +20,16 @@ import time
 sys.dont_write_bytecode = True  # nothing written into the repository at run time
 
 from driver import wrk  # noqa: E402
+from driver import cli  # noqa: E402
 from driver.api import Client, TargetError  # noqa: E402
+from driver.cli import log  # noqa: E402
 from driver.settings import UsageError, _int, from_env  # noqa: E402
 
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv):
-    if len(argv) > 2 or (len(argv) == 2 and argv[1] in ("-h", "--help")):
-        print(__doc__)
-        return 0 if len(argv) == 2 else 2
-    default_url = f"http://127.0.0.1:{os.environ.get('PORT', '8001')}"
-    base_url = argv[1] if len(argv) == 2 else os.environ.get("BASE_URL", default_url)
+    status, base_url = cli.base_url(argv, __doc__)
+    if status is not None:
+        return status
     try:
         # The driver's settings; SCENARIOS is the driver's, not the storm's.
         s = from_env(base_url, {**os.environ, "SCENARIOS": "me"})
@@ -43,8 +38,7 @@ def main(argv):
     except UsageError as e:
         log(f"storm: {e}")
         return 2
-    if not shutil.which("wrk"):
-        log("storm: wrk is not installed (apt-get install -y wrk)")
+    if not cli.have_wrk("storm"):
         return 1
     s.out_dir.mkdir(parents=True, exist_ok=True)
     client = Client(s)
