@@ -129,7 +129,7 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    pub fn new(s: &domain::Session, current: Option<&domain::SessionId>) -> Self {
+    pub fn new(s: &domain::Session, current: &domain::SessionId) -> Self {
         Self {
             id: s.id.0.clone(),
             created_at: rfc3339(s.created_at),
@@ -137,7 +137,7 @@ impl SessionView {
             expires_at: rfc3339(s.expires_at),
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
-            current: current == Some(&s.id),
+            current: *current == s.id,
         }
     }
 }

@@ -43,6 +43,15 @@ async fn live_sessions(
         .await
 }
 
+/// The answer of a list: `current` marks the asker's own session.
+fn listed(sessions: &[Session], current: &SessionId) -> HttpResponse {
+    let views: Vec<_> = sessions
+        .iter()
+        .map(|s| SessionView::new(s, current))
+        .collect();
+    HttpResponse::Ok().json(views)
+}
+
 async fn end(
     state: &AppState,
     user: UserId,
@@ -78,11 +87,7 @@ pub async fn list_sessions(
     let sessions = live_sessions(&state, current.user.id, false)
         .await?
         .unwrap_or_default();
-    let views: Vec<_> = sessions
-        .iter()
-        .map(|s| SessionView::new(s, Some(&current.sid)))
-        .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(listed(&sessions, &current.sid))
 }
 
 /// End one of the caller's sessions: its refresh tokens are refused from
@@ -131,11 +136,7 @@ pub async fn admin_list_sessions(
     let sessions = live_sessions(&state, user, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let views: Vec<_> = sessions
-        .iter()
-        .map(|s| SessionView::new(s, Some(&admin.sid)))
-        .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(listed(&sessions, &admin.sid))
 }
 
 /// End one session of a user.
