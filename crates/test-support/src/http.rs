@@ -11,6 +11,18 @@ use crate::server::Server;
 /// The password of every user the helpers make.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The names of a JSON object's fields, sorted: what an answer's body has.
+pub fn keys(body: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = body
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// A response, read in full.
 #[derive(Debug)]
 pub struct Resp {

@@ -25,7 +25,7 @@ pub mod smtp;
 pub mod users;
 
 pub use db::{migration_names, postgres_admin_url, PgDatabase, TestDb, PG_ENV};
-pub use http::{assert_user_shape, Resp, PASSWORD};
+pub use http::{assert_user_shape, keys, Resp, PASSWORD};
 pub use jwt::SECRET;
 pub use process::{Output, Program};
 pub use server::{Server, TestServer};

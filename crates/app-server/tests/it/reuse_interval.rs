@@ -11,6 +11,14 @@ use test_support::{backend_tests, Server, TestDb};
 
 use crate::app;
 
+/// A server whose AUTH_REFRESH_REUSE_INTERVAL is `interval`.
+fn with_interval(db: &TestDb, interval: &str) -> Server {
+    app()
+        .db(db)
+        .env("AUTH_REFRESH_REUSE_INTERVAL", interval)
+        .start()
+}
+
 fn refresh(s: &Server, token: &str) -> test_support::Resp {
     s.post("/api/token/refresh/", json!({ "refresh": token }))
 }
@@ -32,10 +40,7 @@ fn assert_reuse(s: &Server, retired: &str, access: &str, newest: &str) {
 }
 
 fn within_the_interval_the_retired_token_gets_the_same_successor(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
-        .start();
+    let s = with_interval(db, "30s");
     let (_, _, r0) = s.user("alice");
     let (a1, r1) = refreshed(&s, &r0);
     // the second tab, with the token the first one just retired
@@ -56,10 +61,7 @@ fn within_the_interval_the_retired_token_gets_the_same_successor(db: &TestDb) {
 }
 
 fn a_used_successor_makes_it_reuse(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
-        .start();
+    let s = with_interval(db, "30s");
     let (_, _, r0) = s.user("alice");
     let (_, r1) = refreshed(&s, &r0);
     let (a2, r2) = refreshed(&s, &r1);
@@ -70,10 +72,7 @@ fn a_used_successor_makes_it_reuse(db: &TestDb) {
 }
 
 fn outside_the_interval_it_is_reuse(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .env("AUTH_REFRESH_REUSE_INTERVAL", "1s")
-        .start();
+    let s = with_interval(db, "1s");
     let (_, _, r0) = s.user("alice");
     let (a1, r1) = refreshed(&s, &r0);
     // past the interval (a wait, never a bound: only "later" matters)
@@ -89,10 +88,7 @@ fn by_default_a_retired_token_is_reuse_at_once(db: &TestDb) {
 }
 
 fn a_revoked_family_gets_nothing_within_the_interval(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
-        .start();
+    let s = with_interval(db, "30s");
     let (_, _, r0) = s.user("alice");
     let (_, r1) = refreshed(&s, &r0);
     // logging out with the successor ends the family; the retired token
@@ -103,10 +99,7 @@ fn a_revoked_family_gets_nothing_within_the_interval(db: &TestDb) {
 }
 
 fn logging_out_with_the_retired_token_is_reuse_within_the_interval(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
-        .start();
+    let s = with_interval(db, "30s");
     let (_, _, r0) = s.user("alice");
     let (a1, r1) = refreshed(&s, &r0);
     // logging out is never taken for a second tab
@@ -145,12 +138,7 @@ fn a_proxys_resend_is_answered_whatever_the_interval(db: &TestDb) {
 }
 
 fn tabs_refreshing_together_all_stay_signed_in(db: &TestDb) {
-    let s = Arc::new(
-        app()
-            .db(db)
-            .env("AUTH_REFRESH_REUSE_INTERVAL", "30s")
-            .start(),
-    );
+    let s = Arc::new(with_interval(db, "30s"));
     for round in 0..3 {
         let (_, _, r0) = s.user(&format!("tabs{round}"));
         let n = 6;

@@ -9,15 +9,9 @@ use std::time::Duration;
 use domain::{Session, SessionId};
 use serde_json::{json, Value};
 use test_support::jwt::{claims, forge, now};
-use test_support::{backend_tests, Resp, Server, TestDb, PASSWORD};
+use test_support::{backend_tests, keys, Resp, Server, TestDb, PASSWORD};
 
 use crate::app;
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
-    keys.sort();
-    keys
-}
 
 fn credentials(username: &str) -> Value {
     json!({"username": username, "password": PASSWORD})

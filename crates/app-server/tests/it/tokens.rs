@@ -8,15 +8,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::Method;
 use serde_json::{json, Value};
 use test_support::jwt::{b64url, claims, forge, header, now, secret_key, sign};
-use test_support::{backend_tests, Server, TestDb, PASSWORD};
+use test_support::{backend_tests, keys, Server, TestDb, PASSWORD};
 
 use crate::app;
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
-    keys.sort();
-    keys
-}
 
 fn login_returns_a_pair_without_caching(db: &TestDb) {
     let s = app().db(db).start();

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+pub use test_support::keys;
 use test_support::{Resp, Server, TestDb, PASSWORD};
 
 use crate::app;
@@ -160,18 +161,6 @@ pub fn page_logout(s: &Server, jar: &Jar) -> Resp {
 /// A read of the page with its cookies only (a GET needs no CSRF token).
 pub fn page_get(s: &Server, path: &str, jar: &Jar) -> Resp {
     page_request(s, Method::GET, path, jar, None, None, None)
-}
-
-/// The sorted keys of a JSON object.
-pub fn keys(body: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = body
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
-    keys
 }
 
 /// A `Max-Age` of `cookie`, in seconds.
