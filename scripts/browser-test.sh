@@ -115,15 +115,7 @@ cleanup() {
     kill -QUIT "$foreign_pid" 2>/dev/null || true
     wait "$foreign_pid" 2>/dev/null || true
   fi
-  if [ -f "$STACK_DIR/stack.env" ]; then
-    if [ "$failed" = 0 ]; then
-      scripts/stack-down.sh --purge >/dev/null 2>&1 || { say "stack-down failed"; failed=1; }
-    else
-      scripts/stack-down.sh >/dev/null 2>&1 || say "stack-down failed"
-    fi
-  elif [ "$failed" = 0 ]; then
-    rm -rf "$STACK_DIR"
-  fi
+  stack_test_down "$failed" || failed=1
   echo >&2
   say "summary ($((SECONDS - started))s in all):"
   for r in "${results[@]}"; do echo "  $r" >&2; done

@@ -99,14 +99,8 @@ cleanup() {
   [ "$failed" = 0 ] && [ "$rc" != 0 ] && failed=1
   if [ "${STACK_TEST_KEEP:-0}" = 1 ]; then
     say "STACK_TEST_KEEP=1: the stack keeps running in $STACK_DIR (stop: STACK_DIR=$STACK_DIR scripts/stack-down.sh --purge)"
-  elif [ -f "$STACK_DIR/stack.env" ]; then
-    if [ "$failed" = 0 ]; then
-      scripts/stack-down.sh --purge >/dev/null 2>&1 || { say "stack-down failed"; failed=1; }
-    else
-      scripts/stack-down.sh >/dev/null 2>&1 || say "stack-down failed"
-    fi
-  elif [ "$failed" = 0 ]; then
-    rm -rf "$STACK_DIR"
+  else
+    stack_test_down "$failed" || failed=1
   fi
   echo >&2
   say "summary ($((SECONDS - started))s in all):"

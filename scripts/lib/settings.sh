@@ -108,3 +108,20 @@ replica_port() { echo $((STACK_APP_PORT_BASE + $1)); }
 replica_pidfile() { echo "$RUN_DIR/app-$1.pid"; }
 nginx_pidfile() { echo "$RUN_DIR/nginx.pid"; }
 stack_url() { echo "http://127.0.0.1:$STACK_PORT"; }
+
+# stack_test_down FAILED: a test script's end of its stack in STACK_DIR. A
+# passed run (FAILED=0) stops it and purges STACK_DIR; a failed one stops it
+# and keeps STACK_DIR (logs, database) to look at. A stack that never started
+# leaves only its directory, removed after a passed run. Returns non-zero when
+# stack-down failed on a passed run (the run then fails).
+stack_test_down() {
+  if [ -f "$STACK_DIR/stack.env" ]; then
+    if [ "$1" = 0 ]; then
+      scripts/stack-down.sh --purge >/dev/null 2>&1 || { echo "stack-down failed" >&2; return 1; }
+    else
+      scripts/stack-down.sh >/dev/null 2>&1 || echo "stack-down failed" >&2
+    fi
+  elif [ "$1" = 0 ]; then
+    rm -rf "$STACK_DIR"
+  fi
+}
