@@ -104,12 +104,20 @@ fn refresh_mode_sets_the_refresh_and_csrf_cookies(db: &TestDb) {
     // The access token of the body works as a Bearer token.
     assert_eq!(s.get("/api/me/", Some(&r.str("access"))).status, 200);
     // Mode refresh reads no access cookie.
-    let jar = Jar(BTreeMap::from([(
+    let access_cookie = Jar(BTreeMap::from([(
         "__Host-access".to_owned(),
         r.str("access"),
     )]));
-    page_request(&s, Method::GET, "/api/me/", &jar, Some(ORIGIN), None, None)
-        .assert_error(401, "not_authenticated");
+    page_request(
+        &s,
+        Method::GET,
+        "/api/me/",
+        &access_cookie,
+        Some(ORIGIN),
+        None,
+        None,
+    )
+    .assert_error(401, "not_authenticated");
     // A Referer of the trusted origin counts as its Origin.
     let r = s.request_with_headers(
         Method::POST,
@@ -119,6 +127,24 @@ fn refresh_mode_sets_the_refresh_and_csrf_cookies(db: &TestDb) {
     );
     assert_eq!(r.status, 200);
     assert_eq!(keys(&r.body), ["access", "expires_in"]);
+    // Every login gets a CSRF token of its own.
+    let mut second = Jar::default();
+    second.take(&r);
+    assert_ne!(second.csrf(), jar.csrf());
+}
+
+fn sliding_tokens_stay_in_the_body(db: &TestDb) {
+    let s = cookie_server(db, "both", &[("AUTH_SLIDING_TOKENS", "on")]);
+    s.register("sly", PASSWORD);
+    let r = s.request_with_headers(
+        Method::POST,
+        "/api/token/sliding/",
+        &[("origin", ORIGIN)],
+        Some(&json!({"username": "sly", "password": PASSWORD})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(keys(&r.body), ["token"]);
+    assert!(set_cookies(&r).is_empty(), "{:?}", set_cookies(&r));
 }
 
 fn both_mode_keeps_the_access_token_in_a_cookie(db: &TestDb) {
@@ -373,6 +399,7 @@ fn start_up_refuses_unsafe_settings(db: &TestDb) {
 backend_tests!(
     off_changes_nothing,
     refresh_mode_sets_the_refresh_and_csrf_cookies,
+    sliding_tokens_stay_in_the_body,
     both_mode_keeps_the_access_token_in_a_cookie,
     a_server_side_client_gets_the_json_answer,
     a_body_token_wins_over_the_cookie,

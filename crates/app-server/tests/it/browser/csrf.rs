@@ -147,6 +147,12 @@ fn unsafe_methods_with_the_access_cookie_need_the_check(db: &TestDb) {
             Some(json!({"is_active": false})),
             &admin,
         ),
+        (
+            Method::DELETE,
+            format!("/api/admin/users/{id}/sessions/{sid}/"),
+            None,
+            &admin,
+        ),
     ];
     for (method, path, body, jar) in &attempts {
         let foreign = page_request(
