@@ -1,8 +1,8 @@
 //! Users written straight into a test database, for tests below HTTP.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use domain::time::{to_db, Timestamp};
-use domain::{DbConnection, NewUser, User};
+use domain::{DbConnection, NewUser, Session, SessionId, User, UserId};
 
 /// A stored bcrypt-shaped string that no password matches: tests that log
 /// in through `auth` hash a real password with [`crate::codecs::hasher`].
@@ -43,4 +43,23 @@ pub fn add_user_at(
 /// An active, non-admin user joining now.
 pub fn add_user(conn: &mut DbConnection, username: &str) -> User {
     add_user_at(conn, username, false, Utc::now())
+}
+
+/// A live session of `user`, opened now and ending after `lifetime`, with no
+/// client recorded.
+pub fn open_session(conn: &mut DbConnection, user: UserId, lifetime: TimeDelta) -> Session {
+    let at = now_db();
+    let session = Session {
+        id: SessionId::random(),
+        user_id: user,
+        created_at: at,
+        expires_at: at + lifetime,
+        revoked_at: None,
+        revoked_reason: None,
+        user_agent: None,
+        ip: None,
+        last_refreshed_at: None,
+    };
+    Session::open(conn, &session).expect("the session is stored");
+    session
 }

@@ -8,33 +8,16 @@ use std::time::{Duration, Instant};
 use chrono::Duration as TimeDelta;
 use domain::changes::take_announced;
 use domain::{
-    write_transaction, Backend, Change, DbConnection, Notice, QueryError, RevokeReason, Session,
-    SessionId, Subscription, User, UserFlags, UserId,
+    write_transaction, Backend, Change, Notice, QueryError, RevokeReason, Session, SessionId,
+    Subscription, User, UserFlags, UserId,
 };
-use test_support::users::{add_user, now_db};
+use test_support::users::{add_user, now_db, open_session};
 use test_support::{backend_tests, TestDb};
-
-fn open_session(conn: &mut DbConnection, user: UserId) -> Session {
-    let at = now_db();
-    let session = Session {
-        id: SessionId::random(),
-        user_id: user,
-        created_at: at,
-        expires_at: at + TimeDelta::days(1),
-        revoked_at: None,
-        revoked_reason: None,
-        user_agent: None,
-        ip: None,
-        last_refreshed_at: None,
-    };
-    Session::open(conn, &session).unwrap();
-    session
-}
 
 fn every_write_a_cache_holds_is_announced(db: &TestDb) {
     let mut conn = db.migrated();
     let user = add_user(&mut conn, "alice");
-    let session = open_session(&mut conn, user.id);
+    let session = open_session(&mut conn, user.id, TimeDelta::days(1));
     take_announced();
     let me = || vec![Change::User(user.id)];
 
@@ -44,7 +27,7 @@ fn every_write_a_cache_holds_is_announced(db: &TestDb) {
     Session::revoke(&mut conn, &session.id, now_db(), RevokeReason::Logout).unwrap();
     assert_eq!(take_announced(), vec![]);
 
-    open_session(&mut conn, user.id);
+    open_session(&mut conn, user.id, TimeDelta::days(1));
     Session::revoke_all_for_user(&mut conn, user.id, now_db(), RevokeReason::LogoutAll).unwrap();
     assert_eq!(take_announced(), me());
     Session::revoke_all_for_user(&mut conn, user.id, now_db(), RevokeReason::LogoutAll).unwrap();
@@ -93,7 +76,7 @@ fn a_notification_is_delivered_on_commit_and_never_on_rollback() {
     let mut sub = Subscription::open(&db.url_string(), "domain-test").unwrap();
     let user = add_user(&mut conn, "alice");
 
-    let committed = open_session(&mut conn, user.id);
+    let committed = open_session(&mut conn, user.id, TimeDelta::days(1));
     write_transaction(&mut conn, |c| {
         Session::revoke(c, &committed.id, now_db(), RevokeReason::Logout)?;
         assert!(
@@ -105,7 +88,7 @@ fn a_notification_is_delivered_on_commit_and_never_on_rollback() {
     .unwrap();
     assert!(arrives(&mut sub, &committed.id, Duration::from_secs(10)));
 
-    let rolled_back = open_session(&mut conn, user.id);
+    let rolled_back = open_session(&mut conn, user.id, TimeDelta::days(1));
     let _ = write_transaction(&mut conn, |c| {
         Session::revoke(c, &rolled_back.id, now_db(), RevokeReason::Logout)?;
         Err::<(), _>(QueryError::RollbackTransaction)

@@ -7,25 +7,8 @@ use domain::{
     write_transaction, CreateUserError, DbConnection, RefreshToken, RevokeReason, Session,
     SessionId, TokenId, User, UserFlags, UserId,
 };
-use test_support::users::{add_user, new_user, now_db};
+use test_support::users::{add_user, new_user, now_db, open_session};
 use test_support::{backend_tests, TestDb};
-
-fn open_session(conn: &mut DbConnection, user: UserId, lifetime: Duration) -> Session {
-    let at = now_db();
-    let session = Session {
-        id: SessionId::random(),
-        user_id: user,
-        created_at: at,
-        expires_at: at + lifetime,
-        revoked_at: None,
-        revoked_reason: None,
-        user_agent: None,
-        ip: None,
-        last_refreshed_at: None,
-    };
-    Session::open(conn, &session).unwrap();
-    session
-}
 
 fn token_record(session: &Session, lifetime: Duration) -> RefreshToken {
     let at = now_db();
