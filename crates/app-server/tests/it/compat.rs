@@ -117,7 +117,13 @@ fn hs256_on_postgres() {
     hmac(&TestDb::postgres());
 }
 
-fn asymmetric(algorithm: &str) {
+/// A server on a fresh SQLite database signing with a new `algorithm` key,
+/// with `more` settings; the key's directory and the database live as long
+/// as what is returned.
+fn asymmetric_server(
+    algorithm: &str,
+    more: &[(&str, &str)],
+) -> (tempfile::TempDir, TestDb, Server) {
     let keys = tempfile::tempdir().expect("temp dir");
     let key = generate_key(keys.path(), algorithm, "signing");
     let db = TestDb::sqlite();
@@ -130,7 +136,13 @@ fn asymmetric(algorithm: &str) {
                 key.private.to_str().expect("UTF-8 path"),
             ),
         ])
+        .envs(more)
         .start();
+    (keys, db, s)
+}
+
+fn asymmetric(algorithm: &str) {
+    let (_keys, _db, s) = asymmetric_server(algorithm, &[]);
     run_compat(&s, algorithm, None);
 }
 
@@ -151,20 +163,7 @@ fn sliding_hs256_on_postgres() {
 
 #[test]
 fn sliding_eddsa_on_sqlite() {
-    let keys = tempfile::tempdir().expect("temp dir");
-    let key = generate_key(keys.path(), "EdDSA", "signing");
-    let db = TestDb::sqlite();
-    let s = app()
-        .db(&db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "only"),
-            ("AUTH_JWT_ALGORITHM", "EdDSA"),
-            (
-                "AUTH_JWT_PRIVATE_KEY_FILE",
-                key.private.to_str().expect("UTF-8 path"),
-            ),
-        ])
-        .start();
+    let (_keys, _db, s) = asymmetric_server("EdDSA", &[("AUTH_SLIDING_TOKENS", "only")]);
     run_module(&s, "test_sliding.py", "EdDSA", None);
 }
 
