@@ -6,7 +6,6 @@ pub mod cookies;
 pub mod cors;
 pub mod csrf;
 
-use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use auth::TokenPair;
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use crate::config::browser::{BrowserConfig, CookieMode};
 use crate::errors::ApiError;
+use crate::routes::no_store;
 use crate::views::BrowserTokensView;
 use cookies::CookieNames;
 
@@ -150,12 +150,4 @@ impl Browser {
         }
         csrf::double_submitted(req).ok_or(ApiError::CsrfFailed(csrf::TOKEN_FAILED))
     }
-}
-
-/// Tokens are never cached (RFC 6749 §5.1).
-pub fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
-    response
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header(("Pragma", "no-cache"));
-    response
 }

@@ -10,8 +10,11 @@ pub mod sessions;
 pub mod sliding;
 pub mod tokens;
 
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::http::Method;
-use actix_web::{guard, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+use actix_web::{
+    guard, web, FromRequest, Handler, HttpRequest, HttpResponse, HttpResponseBuilder, Responder,
+};
 use auth::SlidingMode;
 
 use crate::errors::ApiError;
@@ -71,6 +74,14 @@ fn route_when<F, Args>(
                 })),
         );
     }
+}
+
+/// An answer that carries tokens: never cached (RFC 6749 §5.1).
+pub fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    response
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header(("Pragma", "no-cache"));
+    response
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

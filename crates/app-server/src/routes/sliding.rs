@@ -4,12 +4,12 @@
 //! `AUTH_SLIDING_TOKENS=only`). The login is the pair's
 //! ([`check_credentials`]); the token rules are auth's `authority::sliding`.
 
-use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use auth::SlidingMode;
 use chrono::Utc;
 use serde_json::Value;
 
+use super::no_store;
 use super::tokens::{check_credentials, refresh_outcome, run_token_op};
 use crate::errors::ApiError;
 use crate::extract::ClientAddr;
@@ -26,10 +26,7 @@ pub(super) fn only(state: &AppState) -> bool {
 
 /// Tokens must never be cached (RFC 6749 §5.1).
 fn sliding_response(token: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header(("Pragma", "no-cache"))
-        .json(SlidingTokenView { token })
+    no_store(HttpResponse::Ok()).json(SlidingTokenView { token })
 }
 
 /// A sliding login: the pair's login rules, then a sliding session.

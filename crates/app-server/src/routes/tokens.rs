@@ -8,13 +8,13 @@ use chrono::Utc;
 use domain::{DbConnection, QueryError, User};
 use serde_json::Value;
 
-use crate::browser::{csrf, no_store, CookieToken};
+use crate::browser::{csrf, CookieToken};
 use crate::config::mail::Verification;
 use crate::errors::ApiError;
 use crate::extract::{ClientAddr, ProxyRequestId};
 use crate::metrics::{LoginOutcome, RefreshOutcome};
 use crate::requests::{BlacklistRequest, LoginRequest, RefreshRequest, VerifyRequest};
-use crate::routes::sliding;
+use crate::routes::{no_store, sliding};
 use crate::state::AppState;
 use crate::views::{Empty, TokenPairView};
 
