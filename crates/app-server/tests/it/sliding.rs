@@ -60,7 +60,16 @@ fn assert_refused(s: &Server, token: &str) {
 }
 
 fn on(db: &TestDb) -> Server {
-    app().db(db).env("AUTH_SLIDING_TOKENS", "on").start()
+    on_with(db, &[])
+}
+
+/// Sliding tokens `on`, with `more` settings.
+fn on_with(db: &TestDb, more: &[(&str, &str)]) -> Server {
+    app()
+        .db(db)
+        .env("AUTH_SLIDING_TOKENS", "on")
+        .envs(more)
+        .start()
 }
 
 fn off_routes_do_not_exist_and_sliding_tokens_are_refused(db: &TestDb) {
@@ -151,14 +160,13 @@ fn on_issues_a_sliding_token_with_its_claims_beside_pairs(db: &TestDb) {
 }
 
 fn the_lifetimes_are_configured(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "on"),
+    let s = on_with(
+        db,
+        &[
             ("AUTH_SLIDING_TOKEN_LIFETIME", "2m"),
             ("AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", "3h"),
-        ])
-        .start();
+        ],
+    );
     let token = sliding_login(&s, "alice");
     let iat = int(&token, "iat");
     assert_eq!(int(&token, "exp"), iat + 120);
@@ -166,13 +174,7 @@ fn the_lifetimes_are_configured(db: &TestDb) {
 }
 
 fn sliding_login_fails_as_login_does(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "on"),
-            ("AUTH_LOGIN_MAX_FAILURES", "3"),
-        ])
-        .start();
+    let s = on_with(db, &[("AUTH_LOGIN_MAX_FAILURES", "3")]);
     s.register("alice", PASSWORD);
     let id = s.register("inactive", PASSWORD)["id"].as_i64().unwrap();
     let (_, admin) = s.admin("root");
@@ -237,13 +239,7 @@ fn refresh_keeps_jti_refresh_exp_and_sid(db: &TestDb) {
 }
 
 fn an_expired_sliding_token_is_not_refreshed(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "on"),
-            ("AUTH_SLIDING_TOKEN_LIFETIME", "1s"),
-        ])
-        .start();
+    let s = on_with(db, &[("AUTH_SLIDING_TOKEN_LIFETIME", "1s")]);
     let token = sliding_login(&s, "alice");
     // exp is whole seconds, accepted until the end of that second.
     std::thread::sleep(Duration::from_millis(2100));
@@ -254,13 +250,7 @@ fn an_expired_sliding_token_is_not_refreshed(db: &TestDb) {
 }
 
 fn nothing_is_refreshed_past_refresh_exp(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "on"),
-            ("AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", "2s"),
-        ])
-        .start();
+    let s = on_with(db, &[("AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", "2s")]);
     let token = sliding_login(&s, "alice");
     // exp is capped at refresh_exp, the session's end
     assert_eq!(int(&token, "exp"), int(&token, "refresh_exp"));
@@ -390,13 +380,7 @@ fn only_makes_the_pair_routes_sliding(db: &TestDb) {
 }
 
 fn flush_keeps_a_sliding_session_until_its_refresh_exp(db: &TestDb) {
-    let s = app()
-        .db(db)
-        .envs(&[
-            ("AUTH_SLIDING_TOKENS", "on"),
-            ("AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", "2s"),
-        ])
-        .start();
+    let s = on_with(db, &[("AUTH_SLIDING_TOKEN_REFRESH_LIFETIME", "2s")]);
     let token = sliding_login(&s, "alice");
     let sid = SessionId(claim(&token, "sid").as_str().unwrap().to_owned());
     let mut conn = db.connect();
