@@ -96,16 +96,8 @@ export BROWSER_BASE_URL=$ORIGIN BROWSER_FOREIGN_URL=$FOREIGN BROWSER_ARTIFACTS=$
 export BROWSER_ACCESS_LIFETIME=$ACCESS_LIFETIME PYTHONDONTWRITEBYTECODE=1
 
 foreign_pid=
-failed=0
-declare -a results=()
-record() {  # record NAME RC SECONDS
-  if [ "$2" = 0 ]; then
-    results+=("ok    $1 (${3}s)")
-  else
-    results+=("FAIL  $1 (${3}s, exit $2)")
-    failed=1
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/results.sh
+. scripts/lib/results.sh  # record, results, failed
 
 cleanup() {
   local rc=$?
@@ -122,9 +114,7 @@ cleanup() {
   say "screenshots: $ARTIFACTS"
   if [ "$failed" != 0 ]; then
     for f in "$STACK_DIR"/logs/app-*.log "$STACK_DIR/logs/nginx-error.log" "$FOREIGN_DIR/error.log"; do
-      [ -s "$f" ] || continue
-      echo "---- last lines of $f:" >&2
-      tail -n 8 "$f" | cut -c1-300 >&2
+      tail_log "$f" 8
     done
     say "FAILED; logs kept in $STACK_DIR"
     exit 1

@@ -79,18 +79,8 @@ export AUTH_EMAIL_VERIFICATION=optional AUTH_EMAIL_VERIFY_URL='https://app.examp
 # reads AUTH_DB_TIMEOUT back from STACK_DIR/app.env for its latency bounds.
 export AUTH_BCRYPT_COST=10 AUTH_DB_TIMEOUT=3s RUST_LOG=info PYTHONDONTWRITEBYTECODE=1
 
-declare -a results=()
-failed=0
-record() {  # record NAME RC SECONDS [NOTE]: RC "skip" for a skipped step
-  if [ "$2" = 0 ]; then
-    results+=("ok    $1 (${3}s)")
-  elif [ "$2" = skip ]; then
-    results+=("SKIP  $1 (${3}s, ${4:-partly skipped})")
-  else
-    results+=("FAIL  $1 (${3}s, exit $2)")
-    failed=1
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/results.sh
+. scripts/lib/results.sh  # record, results, failed
 
 cleanup() {
   local rc=$?
